@@ -1,0 +1,50 @@
+# nncompress — `make help` lists the targets. Every target sets up .venv first if needed.
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# The shared data folder beside the repo, unless NNCOMPRESS_DATA says otherwise.
+export NNCOMPRESS_DATA ?= $(abspath $(CURDIR)/../shared/data)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-full bench lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	@# torch first, and only when none is importable: an unpinned resolve pulls GBs of CUDA wheels.
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install torch + the project
+
+run: setup  ## quick end-to-end demo: Mean-KL on MNIST, code into model.mrc, decode it again
+	$(PY) run.py method=meankl block=30 scale=quick hydra.run.dir=outputs/demo/meankl_b30 trainer.progress_bar=false
+	$(PY) run.py task=decode file=outputs/demo/meankl_b30/model.mrc hydra.run.dir=outputs/demo/decode
+	@$(PY) -c "import json; r = json.load(open('outputs/demo/meankl_b30/results.json')); \
+	print(f\"test error {r['test_error_uncompressed']:.2f} % before coding, {r['test_error_compressed']:.2f} % after; \
+	{r['compressed_bytes']} bytes ({r['ratio_file']:.0f}x by file, {r['ratio_paper']:.0f}x paper accounting)\")"
+
+test: setup  ## the test suite (includes the slow end-to-end tests; CI runs this)
+	$(PY) -m pytest -q
+
+test-fast: setup  ## the test suite without the slow end-to-end tests
+	$(PY) -m pytest -q -m "not slow"
+
+test-full: setup  ## everything, GPU tests included where a GPU exists
+	$(PY) -m pytest -q -rs
+
+bench: setup  ## benchmarks -> bench/results.json
+	$(PY) -m nncompress.bench --out bench/results.json
+
+lint: setup  ## ruff, if installed
+	$(PY) -m ruff check src tests run.py || $(PIP) install -q ruff && $(PY) -m ruff check src tests run.py
+
+clean:  ## remove outputs and caches (keeps .venv)
+	rm -rf outputs multirun lightning_logs .pytest_cache bench/*.json
+	find . -name __pycache__ -prune -exec rm -rf {} +

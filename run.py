@@ -1,0 +1,46 @@
+"""nncompress entry point: `python run.py [task=train] method=meankl block=30 ...` (Hydra)."""
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from nncompress.schemas import register
+
+register()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig):
+    from nncompress.coding.container import ContainerError
+    from nncompress.data import DataNotFoundError
+    from nncompress.tasks import run_task
+    from nncompress.tasks.results import write_results
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        record = run_task(cfg, run_dir)
+    except (ContainerError, DataNotFoundError) as exc:  # user-fixable: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        if hc.mode != RunMode.MULTIRUN:
+            sys.exit(1)
+        write_results(run_dir, {"status": "failed", "error": str(exc)}, name="failed.json")
+        return None
+    except Exception as exc:  # a sweep goes on past one broken job; the report lists it
+        if hc.mode != RunMode.MULTIRUN:
+            raise
+        (run_dir / "error.txt").write_text(traceback.format_exc())
+        write_results(run_dir, {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, name="failed.json")
+        print(f"job failed ({type(exc).__name__}: {exc}); see {run_dir / 'error.txt'}", file=sys.stderr)
+        return None
+    return record.get("test_error")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Minimal random coding of one block, and the MRC payload of the container.
+
+A block with posterior q = N(mu, sigma^2) and coding distribution p = N(0, rho^2) draws K
+candidates w_k = rho * z_k from the shared generator and transmits an index k* drawn with
+probability proportional to q(w_k)/p(w_k) (or the argmax, `selection="argmax"`). Sampling uses
+the Gumbel-max trick with noise indexed by candidate, so the index does not depend on the chunk
+size. Per dimension  log q/p = a z^2 + b z + c  with  a = 1/2 - rho^2/(2 sigma^2),
+b = rho mu / sigma^2,  so the search is two matrix-vector products per chunk.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+from dataclasses import dataclass
+
+import torch
+
+from nncompress.coding import bitpack, generator as G, varint
+from nncompress.coding.blocks import BlockPartition
+from nncompress.models.coded import ArchSpec, CodedNetwork
+
+
+def candidate_key(seed: int, block: int) -> int:
+    return G.derive_key(seed, G.STREAM_CANDIDATES, block)
+
+
+def selection_key(seed: int, block: int) -> int:
+    return G.derive_key(seed, G.STREAM_SELECTION, block)
+
+
+@dataclass
+class SearchResult:
+    index: int
+    log_ratio: float  # log q/p of the chosen candidate, nats
+    log_mean_ratio: float  # log of the mean importance weight over the candidates
+
+
+@torch.no_grad()
+def search_block(seed: int, block: int, mu, sigma, rho, n_candidates: int,
+                 chunk: int = 1 << 16, selection: str = "sample") -> SearchResult:
+    """Pick the index of one block. mu, sigma, rho: 1-D tensors over the block's variables."""
+    if selection not in ("sample", "argmax"):
+        raise ValueError(f"selection must be 'sample' or 'argmax', got '{selection}'")
+    device, dim = mu.device, mu.numel()
+    mu, sigma, rho = (t.float() for t in (mu, sigma, rho))
+    a = 0.5 - rho**2 / (2 * sigma**2)
+    b = rho * mu / sigma**2
+    c = float(torch.sum(torch.log(rho / sigma) - mu**2 / (2 * sigma**2)))
+    ckey, skey = candidate_key(seed, block), selection_key(seed, block)
+    best_score, best_k, best_lr = -math.inf, -1, -math.inf
+    running = []
+    for k0 in range(0, n_candidates, chunk):
+        m = min(chunk, n_candidates - k0)
+        z = G.normals(ckey, k0, m, dim, device)
+        log_ratio = (z * z) @ a + z @ b + c
+        score = log_ratio + G.gumbels(skey, k0, m, device) if selection == "sample" else log_ratio
+        k = int(torch.argmax(score))
+        if float(score[k]) > best_score:
+            best_score, best_k, best_lr = float(score[k]), k0 + k, float(log_ratio[k])
+        running.append(torch.logsumexp(log_ratio, 0))
+    log_mean = float(torch.logsumexp(torch.stack(running), 0)) - math.log(n_candidates)
+    return SearchResult(best_k, best_lr, log_mean)
+
+
+def materialise(seed: int, block: int, index: int, rho: torch.Tensor) -> torch.Tensor:
+    """The decoded values of one block (float32, CPU): rho * z_index, bit-exact everywhere."""
+    z = G.canonical_normals(candidate_key(seed, block), index, rho.numel())
+    return rho.detach().to("cpu", torch.float32) * z
+
+
+def weights_sha256(weights: torch.Tensor) -> str:
+    data = weights.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4").tobytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- payload ---------------------------------------------------------------------------------
+@dataclass
+class MRCPayload:
+    spec: ArchSpec
+    seed: int
+    block_size: int
+    bits_per_block: int
+    rho: torch.Tensor  # per-layer float32 scales of the frozen coding distribution
+    indices: list
+
+    def to_bytes(self) -> bytes:
+        out = bytearray(self.spec.to_bytes())
+        for v in (self.seed, self.block_size, self.bits_per_block, len(self.rho)):
+            out += varint.encode(int(v))
+        out += struct.pack(f"<{len(self.rho)}f", *self.rho.tolist())
+        out += bitpack.pack(self.indices, self.bits_per_block)
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "MRCPayload":
+        spec, pos = ArchSpec.from_bytes(raw)
+        seed, pos = varint.decode(raw, pos)
+        block_size, pos = varint.decode(raw, pos)
+        bits, pos = varint.decode(raw, pos)
+        n_layers, pos = varint.decode(raw, pos)
+        rho = torch.tensor(struct.unpack_from(f"<{n_layers}f", raw, pos), dtype=torch.float32)
+        pos += 4 * n_layers
+        n_blocks = math.ceil(CodedNetwork(spec).n_coded / block_size)
+        indices = bitpack.unpack(raw[pos:], bits, n_blocks)
+        return cls(spec, seed, block_size, bits, rho, indices)
+
+
+def decode_weights(payload: MRCPayload):
+    """Rebuild the network and its coded vector from a payload alone."""
+    network = CodedNetwork(payload.spec)
+    if len(payload.rho) != network.n_layers:
+        raise ValueError(f"file has {len(payload.rho)} prior scales, architecture has {network.n_layers} layers")
+    partition = BlockPartition(network.n_coded, payload.block_size, payload.seed)
+    rho = payload.rho[network.layer_of]
+    weights = torch.zeros(network.n_coded, dtype=torch.float32)
+    for b, index in enumerate(payload.indices):
+        members = partition.members(b)
+        weights[members] = materialise(payload.seed, b, index, rho[members])
+    return network, weights

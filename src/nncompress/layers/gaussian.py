@@ -1,0 +1,56 @@
+"""Gaussian posteriors over the coded variables, one class per parameterisation."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from nncompress.coding.blocks import BlockPartition
+from nncompress.layers.lambertw import lambertw
+
+
+class MeanVarPosterior(nn.Module):
+    """q(w) = N(mu, sigma^2) with free mu and log sigma (Havasi et al. 2019)."""
+
+    def __init__(self, init_mean: torch.Tensor, log_sigma_init: float = -10.0, **_):
+        super().__init__()
+        self.mu = nn.Parameter(init_mean.clone())
+        self.log_sigma = nn.Parameter(torch.full_like(init_mean, float(log_sigma_init)))
+
+    def moments(self, rho: torch.Tensor, partition: BlockPartition):
+        return self.mu, self.log_sigma.exp()
+
+
+class MeanKLPosterior(nn.Module):
+    """q(w) parameterised by its mean and its KL to the coding distribution (paper 000, eq. 2-6).
+
+    kappa_w = softmax_block(gamma)_w * kappa_block;  mu = rho sqrt(2 kappa_w) tanh(tau);
+    sigma^2 = -rho^2 W(-exp(z^2 - 2 kappa_w - 1)),  z = mu / rho.  Each block's KL is
+    kappa_block by construction.
+    """
+
+    def __init__(self, init_mean, rho_init, partition: BlockPartition, kappa_block: float,
+                 halley_steps: int = 0, **_):
+        super().__init__()
+        self.kappa_block = float(kappa_block)
+        self.halley_steps = int(halley_steps)
+        counts = partition.block_counts()[partition.block_of].to(init_mean.dtype)
+        bound = rho_init * torch.sqrt(2.0 * self.kappa_block / counts)
+        # Inverse of eq. 6 at gamma = 0 (equal quotas); clipped into the open interval.
+        ratio = torch.clamp(init_mean / bound, -1.0 + 1e-6, 1.0 - 1e-6)
+        self.tau = nn.Parameter(torch.atanh(ratio))
+        self.gamma = nn.Parameter(torch.zeros_like(init_mean))
+
+    def moments(self, rho: torch.Tensor, partition: BlockPartition):
+        kappa = partition.block_softmax(self.gamma) * self.kappa_block
+        z = torch.sqrt(2.0 * kappa) * torch.tanh(self.tau)
+        # z^2 - 2 kappa - 1 = -2 kappa sech^2(tau) - 1, computed without cancellation.
+        log_arg = -2.0 * kappa / torch.cosh(self.tau) ** 2 - 1.0
+        ratio = -lambertw(-torch.exp(log_arg), self.halley_steps)
+        sigma = rho * torch.sqrt(torch.clamp(ratio, min=1e-30))
+        return rho * z, sigma
+
+
+POSTERIORS = {"meanvar": MeanVarPosterior, "meankl": MeanKLPosterior}
+NATS_PER_BIT = math.log(2.0)

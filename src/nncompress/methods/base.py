@@ -1,0 +1,38 @@
+"""Shared pieces of the method LightningModules: the classification metrics."""
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+
+class ClassifierModule(L.LightningModule):
+    """Subclasses provide `eval_weights()`: the coded vector the network is evaluated with."""
+
+
+    def eval_weights(self) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _eval_step(self, batch, stage: str):
+        x, y = batch
+        logits = self.network(x, self.eval_weights())
+        loss = F.cross_entropy(logits, y)
+        err = (logits.argmax(1) != y).float().mean() * 100.0
+        self.log(f"{stage}/ce", loss, prog_bar=False, batch_size=len(y))
+        self.log(f"{stage}/error", err, prog_bar=stage == "val", batch_size=len(y))
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+
+@torch.no_grad()
+def test_error(network, weights: torch.Tensor, loader) -> float:
+    """Test error in percent of `network` with coded vector `weights` over a loader."""
+    wrong = total = 0
+    for x, y in loader:
+        wrong += int((network(x, weights).argmax(1) != y).sum())
+        total += len(y)
+    return 100.0 * wrong / total

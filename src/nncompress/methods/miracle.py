@@ -1,0 +1,136 @@
+"""MIRACLE variational training (Havasi et al. 2019) with Mean-Var or Mean-KL posteriors.
+
+Mean-Var anneals one KL weight beta_b per block toward the block budget (paper 000, sec. 4);
+Mean-KL holds every block's KL at the budget by construction, so its loss is cross-entropy
+alone. Coded blocks are fixed to their decoded values and drop out of the objective.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from nncompress.coding.blocks import BlockPartition
+from nncompress.layers.gaussian import POSTERIORS
+from nncompress.methods.base import ClassifierModule
+from nncompress.models.coded import CodedNetwork
+from nncompress.priors.gaussian import CodingPrior, gaussian_kl
+
+LN2 = math.log(2.0)
+
+
+class MiracleModule(ClassifierModule):
+    def __init__(self, network: CodedNetwork, posterior: str = "meankl", block_size: int = 30,
+                 bits_per_block: int = 20, partition_seed: int = 0, lr: float = 1e-3,
+                 log_rho_init: float = -2.0, log_sigma_init: float = -10.0,
+                 beta_init: float = 1e-8, beta_eps: float = 5e-5, beta_eps_coding: float | None = None,
+                 halley_steps: int = 0):
+        super().__init__()
+        if posterior not in POSTERIORS:
+            raise ValueError(f"unknown posterior '{posterior}'; choose one of {sorted(POSTERIORS)}")
+        self.network = network
+        self.kind = posterior
+        self.lr = lr
+        self.bits_per_block = bits_per_block
+        self.budget_nats = bits_per_block * LN2
+        self.beta_eps = beta_eps
+        self.beta_eps_coding = beta_eps if beta_eps_coding is None else beta_eps_coding
+        self.partition = BlockPartition(network.n_coded, block_size, partition_seed)
+        self.prior = CodingPrior(network.n_layers, log_rho_init)
+        rho0 = self.prior.rho().detach()[network.layer_of]
+        self.posterior = POSTERIORS[posterior](
+            network.init_vector(), log_sigma_init=log_sigma_init, rho_init=rho0,
+            partition=self.partition, kappa_block=self.budget_nats, halley_steps=halley_steps)
+        n, nb = network.n_coded, self.partition.n_blocks
+        self.register_buffer("beta", torch.full((nb,), float(beta_init)))
+        self.register_buffer("fixed", torch.zeros(n, dtype=torch.bool))
+        self.register_buffer("fixed_values", torch.zeros(n))
+        self.register_buffer("block_done", torch.zeros(nb, dtype=torch.bool))
+        # The distribution each variable was coded from (for Figure 1 and KL pruning).
+        self.register_buffer("coded_mu", torch.zeros(n))
+        self.register_buffer("coded_sigma", torch.zeros(n))
+        self.coding = False
+        self._last_block_kl = None
+
+    # -- distributions ------------------------------------------------------------------
+    def setup(self, stage=None):
+        self.partition.to(self.device)
+
+    def rho_per_var(self) -> torch.Tensor:
+        return self.prior.rho()[self.network.layer_of]
+
+    def moments(self):
+        """(mu, sigma, rho) per coded variable."""
+        rho = self.rho_per_var()
+        mu, sigma = self.posterior.moments(rho, self.partition)
+        return mu, sigma, rho
+
+    def block_kl(self, mu, sigma, rho) -> torch.Tensor:
+        return self.partition.block_sum(gaussian_kl(mu, sigma, rho))
+
+    def sample_weights(self, mu, sigma, generator=None) -> torch.Tensor:
+        eps = torch.randn(mu.shape, device=mu.device, generator=generator)
+        return torch.where(self.fixed, self.fixed_values, mu + sigma * eps)
+
+    def eval_weights(self) -> torch.Tensor:
+        """Posterior means where not yet coded, decoded values where coded."""
+        mu, _, _ = self.moments()
+        return torch.where(self.fixed, self.fixed_values, mu)
+
+    # -- objective ----------------------------------------------------------------------
+    def objective(self, x, y, generator=None):
+        mu, sigma, rho = self.moments()
+        logits = self.network(x, self.sample_weights(mu, sigma, generator))
+        ce = F.cross_entropy(logits, y)
+        kl_b = self.block_kl(mu, sigma, rho)
+        open_blocks = ~self.block_done
+        loss = ce
+        if self.kind == "meanvar":
+            loss = ce + (self.beta * kl_b)[open_blocks].sum()
+        self._last_block_kl = kl_b.detach()
+        return loss, ce, kl_b
+
+    @torch.no_grad()
+    def anneal_beta(self):
+        """Paper 000 / Havasi et al.: beta_b grows while KL_b exceeds the budget, else shrinks."""
+        if self.kind != "meanvar" or self._last_block_kl is None:
+            return
+        eps = self.beta_eps_coding if self.coding else self.beta_eps
+        over = self._last_block_kl > self.budget_nats
+        factor = torch.where(over, torch.tensor(1.0 + eps, device=self.beta.device),
+                             torch.tensor(1.0 / (1.0 + eps), device=self.beta.device))
+        self.beta.copy_(torch.where(self.block_done, self.beta, self.beta * factor))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss, ce, kl_b = self.objective(x, y)
+        open_kl = kl_b[~self.block_done]
+        self.log("train/ce", ce, prog_bar=True)
+        self.log("train/loss", loss)
+        self.log("train/kl_bits", open_kl.sum() / LN2, prog_bar=True)
+        self.log("train/kl_bits_per_block_mean", open_kl.mean() / LN2)
+        self.log("train/kl_bits_per_block_max", open_kl.max() / LN2)
+        if self.kind == "meanvar":
+            self.log("train/beta_mean", self.beta.mean())
+            self.log("train/beta_max", self.beta.max())
+            self.log("train/beta_min", self.beta.min())
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.anneal_beta()
+
+    def trainable_parameters(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.trainable_parameters(), lr=self.lr)
+
+    # -- coding support -----------------------------------------------------------------
+    @torch.no_grad()
+    def fix_block(self, b: int, members, values, mu, sigma) -> None:
+        self.coded_mu[members] = mu.to(self.coded_mu)
+        self.coded_sigma[members] = sigma.to(self.coded_sigma)
+        self.fixed[members] = True
+        self.fixed_values[members] = values.to(self.fixed_values)
+        self.block_done[b] = True

@@ -1,0 +1,46 @@
+"""LeNet architectures used by the source papers."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class LeNet5Caffe(nn.Module):
+    """Caffe LeNet-5: conv 20 5x5, pool, conv 50 5x5, pool, fc 500, fc classes (431,080 params)."""
+
+    layer_names = ("conv1", "conv2", "fc1", "fc2")
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 20, 5)
+        self.conv2 = nn.Conv2d(20, 50, 5)
+        side = ((image_size - 4) // 2 - 4) // 2
+        self.fc1 = nn.Linear(50 * side * side, 500)
+        self.fc2 = nn.Linear(500, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(self.fc1(x.flatten(1)))
+        return self.fc2(x)
+
+
+class LeNet300100(nn.Module):
+    """LeNet-300-100: a 784-300-100-classes MLP (266,610 params)."""
+
+    layer_names = ("fc1", "fc2", "fc3")
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
+        super().__init__()
+        self.fc1 = nn.Linear(in_channels * image_size * image_size, 300)
+        self.fc2 = nn.Linear(300, 100)
+        self.fc3 = nn.Linear(100, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.fc1(x.flatten(1)))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+ARCHITECTURES = {"lenet5": LeNet5Caffe, "lenet300_100": LeNet300100}

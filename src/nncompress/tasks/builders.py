@@ -1,0 +1,62 @@
+"""Small factories: config -> data module, architecture, method, trainer, loggers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
+
+from nncompress.methods.baseline import BaselineModule
+from nncompress.methods.miracle import MiracleModule
+from nncompress.models.coded import ArchSpec, CodedNetwork
+
+METHOD_FAMILIES = ("baseline", "miracle")
+
+
+def build_datamodule(cfg: DictConfig):
+    dm = instantiate(cfg.dataset)
+    dm.setup()
+    return dm
+
+
+def build_spec(cfg: DictConfig, dm) -> ArchSpec:
+    c, h, _ = dm.input_shape
+    hashing = OmegaConf.to_container(cfg.model.get("hashing") or {}, resolve=True)
+    return ArchSpec(cfg.model.name, hashing, int(c), int(dm.num_classes), int(h), int(cfg.model.hash_seed))
+
+
+def build_method(cfg: DictConfig, network: CodedNetwork):
+    m = cfg.method
+    if m.family == "baseline":
+        return BaselineModule(network, lr=m.lr, weight_decay=m.weight_decay)
+    if m.family == "miracle":
+        return MiracleModule(
+            network, posterior=m.posterior, block_size=int(cfg.block),
+            bits_per_block=int(cfg.coding.get("bits_per_block", 20)), partition_seed=int(cfg.seed),
+            lr=m.lr, log_rho_init=m.log_rho_init, log_sigma_init=m.get("log_sigma_init", -10.0),
+            beta_init=m.get("beta_init", 1e-8), beta_eps=m.get("beta_eps", 5e-5),
+            beta_eps_coding=m.get("beta_eps_coding"), halley_steps=m.get("halley_steps", 0))
+    raise ValueError(f"unknown method family '{m.family}'; choose one of {METHOD_FAMILIES}")
+
+
+def build_loggers(cfg: DictConfig, run_dir: Path):
+    loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    if cfg.logger.get("wandb"):
+        loggers.append(instantiate(cfg.logger.wandb, save_dir=str(run_dir)))
+    return loggers
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path, loggers, has_val: bool) -> L.Trainer:
+    t = cfg.trainer
+    checkpoint = ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, save_top_k=0,
+                                 every_n_train_steps=int(t.checkpoint_every_n_steps))
+    return L.Trainer(
+        max_steps=int(cfg.method.train_steps), accelerator=t.accelerator, devices=1,
+        logger=loggers, callbacks=[checkpoint], log_every_n_steps=int(t.log_every_n_steps),
+        check_val_every_n_epoch=None, val_check_interval=int(t.val_check_interval) if has_val else None,
+        limit_val_batches=None if has_val else 0, num_sanity_val_steps=0,
+        enable_progress_bar=bool(t.progress_bar), enable_model_summary=False,
+        default_root_dir=str(run_dir), precision=t.precision)

@@ -1,0 +1,142 @@
+"""task=train: fit -> (compress -> decode from the file) -> evaluate -> results.json."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from nncompress.coding.container import read_container, write_container
+from nncompress.coding.encoder import MRCConfig, MRCEncoder
+from nncompress.coding.mrc import MRCPayload, decode_weights, weights_sha256
+from nncompress.methods.base import test_error
+from nncompress.models.coded import CodedNetwork
+from nncompress.tasks.builders import build_datamodule, build_loggers, build_method, build_spec, build_trainer
+from nncompress.tasks.results import write_results
+
+log = logging.getLogger(__name__)
+
+
+def _log_metrics(loggers, metrics: dict, step: int):
+    for lg in loggers:
+        lg.log_metrics(metrics, step=step)
+
+
+def _log_posterior_histograms(loggers, module, network):
+    """Per-layer histograms of the coded-from posterior (Figure 1) on W&B dashboards."""
+    for lg in loggers:
+        if type(lg).__name__ != "WandbLogger":
+            continue
+        import wandb
+
+        layer = network.layer_of.cpu()
+        mu, log_sigma = module.coded_mu.cpu(), module.coded_sigma.clamp_min(1e-30).log().cpu()
+        data = {}
+        for i, name in enumerate(network.net.layer_names):
+            sel = layer == i
+            data[f"posterior/{name}/mu"] = wandb.Histogram(mu[sel].numpy())
+            data[f"posterior/{name}/log_sigma"] = wandb.Histogram(log_sigma[sel].numpy())
+        lg.experiment.log(data)
+
+
+def mrc_config(cfg: DictConfig) -> MRCConfig:
+    c = cfg.coding
+    return MRCConfig(bits_per_block=int(c.bits_per_block), candidates_log2=c.candidates_log2,
+                     chunk_log2=int(c.chunk_log2), selection=c.selection,
+                     finetune_steps=int(c.finetune_steps), batch_size=int(cfg.dataset.batch_size),
+                     lr=float(cfg.method.lr), checkpoint_every=int(c.checkpoint_every))
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    start = time.perf_counter()
+    L.seed_everything(int(cfg.seed), verbose=False)
+    dm = build_datamodule(cfg)
+    network = CodedNetwork(build_spec(cfg, dm))
+    module = build_method(cfg, network)
+    loggers = build_loggers(cfg, run_dir)
+    state_path = run_dir / "coding_state.pt"
+    record = {"task": "train", "method": cfg.method.name, "model": cfg.model.name, "dataset": cfg.dataset.name,
+              "seed": int(cfg.seed), "train_steps": int(cfg.method.train_steps), "scale": cfg.scale.name,
+              "n_params": network.n_params, "n_coded_params": network.n_coded}
+
+    if not state_path.exists():  # a state file means training finished and coding began
+        trainer = build_trainer(cfg, run_dir, loggers, dm.has_val)
+        last = run_dir / "checkpoints" / "last.ckpt"
+        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
+    module.to(dm.device)
+    module.setup("test")
+    module.eval()
+    record["train_seconds"] = time.perf_counter() - start
+    test_loader = dm.test_dataloader()
+    err_uncompressed = test_error(network.to(dm.device), module.eval_weights(), test_loader)
+    record["test_error_uncompressed"] = err_uncompressed
+    record["test_error"] = err_uncompressed
+    step = int(cfg.method.train_steps)
+
+    if cfg.coding.name == "mrc" and cfg.method.family == "miracle":
+        record.update(_code(cfg, run_dir, module, network, dm, loggers, state_path, step))
+        record["test_error"] = record["test_error_compressed"]
+    elif cfg.coding.name != "none":
+        raise ValueError(f"coding={cfg.coding.name} does not apply to method={cfg.method.name}")
+
+    _log_metrics(loggers, {"test/error_uncompressed": err_uncompressed, "test/error": record["test_error"]},
+                 step=step + 1)
+    for lg in loggers:
+        lg.finalize("success")
+    record["wall_seconds"] = time.perf_counter() - start
+    write_results(run_dir, record)
+    log.info("test error %.2f %% (uncompressed %.2f %%)", record["test_error"], err_uncompressed)
+    return record
+
+
+def _code(cfg, run_dir, module, network, dm, loggers, state_path, step) -> dict:
+    t0 = time.perf_counter()
+    mcfg = mrc_config(cfg)
+    if not state_path.exists():
+        with torch.no_grad():
+            kl_bits = (module.block_kl(*module.moments()) / math.log(2)).cpu()
+        kl_before = {"kl_bits_per_block_mean": float(kl_bits.mean()), "kl_bits_per_block_max": float(kl_bits.max())}
+    else:
+        kl_before = None
+    finetune_per_block = max(mcfg.finetune_steps, 0)
+    encoder = MRCEncoder(module, dm.x_train, dm.y_train, mcfg, seed=int(cfg.seed), state_path=state_path,
+                         progress=bool(cfg.coding.progress),
+                         on_block=lambda b, m: _log_metrics(loggers, m, step + 1 + b * max(finetune_per_block, 1)))
+    if kl_before is not None:
+        encoder.stats.update(kl_before)
+    payload = encoder.run()
+    path = run_dir / "model.mrc"
+    nbytes = write_container(path, "mrc", payload.to_bytes())
+    stats = encoder.stats
+    # Evaluate what a decoder rebuilds from the bytes on disk, not the encoder's own copy.
+    _, raw = read_container(path)
+    decoded_net, weights = decode_weights(MRCPayload.from_bytes(raw))
+    sha = weights_sha256(weights)
+    if sha != weights_sha256(module.fixed_values):
+        raise RuntimeError("decoded weights differ from the encoder's: the coder is not bit-exact")
+    err = test_error(decoded_net.to(dm.device), weights.to(dm.device), dm.test_dataloader())
+    np.savez(run_dir / "posterior.npz", mu=module.coded_mu.cpu().numpy(),
+             log_sigma=module.coded_sigma.clamp_min(1e-30).log().cpu().numpy(),
+             sample=weights.numpy(), layer=network.layer_of.cpu().numpy(),
+             layer_names=np.array(network.net.layer_names))
+    _log_posterior_histograms(loggers, module, network)
+    n_blocks = module.partition.n_blocks
+    bits = mcfg.bits_per_block
+    return {
+        "test_error_compressed": err, "block_size": module.partition.block_size, "bits_per_block": bits,
+        "n_blocks": n_blocks, "compressed_bytes": nbytes, "weights_sha256": sha,
+        "ratio_paper": 32 * network.n_params / (n_blocks * bits),
+        "ratio_file": 32 * network.n_params / (8 * nbytes),
+        "candidates_log2": int(math.log2(mcfg.n_candidates)), "finetune_steps": mcfg.finetune_steps,
+        "selection": mcfg.selection,
+        "kl_bits_per_block_mean": stats.get("kl_bits_per_block_mean"),
+        "kl_bits_per_block_max": stats.get("kl_bits_per_block_max"),
+        "kl_bits_at_coding_mean": float(np.mean(stats["kl_bits"])),
+        "search_seconds": stats["search_seconds"], "finetune_seconds": stats["finetune_seconds"],
+        "coding_seconds": time.perf_counter() - t0,
+    }

@@ -1,0 +1,71 @@
+"""The portable candidate generator: golden values, chunking, statistics, devices."""
+import pytest
+import torch
+from scipy import stats
+
+from nncompress.coding import generator as G
+
+KEY = G.derive_key(0, G.STREAM_CANDIDATES, 0)
+
+
+def test_golden_words_and_normals():
+    # Pinned: a change here breaks every file ever written.
+    assert KEY == 568341979
+    assert G.mix32(1) == 824515495 and G.mix32(0xFFFFFFFF) == 539527247
+    assert G.uint32(KEY, torch.arange(4)).tolist() == [3939549663, 2159271527, 253749206, 936348534]
+    expected = [-0.8790722489356995, -0.5138514041900635, 0.6472159028053284, -0.9315662980079651,
+                -0.5660567879676819]
+    assert G.canonical_normals(KEY, 0, 5).tolist() == expected
+    assert G.canonical_normals(KEY, 123456, 5).tolist() == [
+        -0.39429259300231934, 0.24686914682388306, 0.4305330216884613, -0.7924581170082092,
+        0.3384857475757599]
+    assert G.permutation(7, 10).tolist() == [8, 0, 1, 3, 2, 6, 7, 5, 4, 9]
+
+
+def test_python_int_and_tensor_mixing_agree():
+    xs = [0, 1, 12345, 2**31 + 7, 2**32 - 1]
+    assert G.mix32(torch.tensor(xs)).tolist() == [G.mix32(x) for x in xs]
+
+
+@pytest.mark.parametrize("split", [1, 7, 300, 999])
+def test_independent_of_chunking(split):
+    whole = G.normals(KEY, 0, 1000, 7)
+    parts = torch.cat([G.normals(KEY, 0, split, 7), G.normals(KEY, split, 1000 - split, 7)])
+    assert torch.equal(whole, parts)
+    g = G.gumbels(KEY, 0, 1000)
+    assert torch.equal(g, torch.cat([G.gumbels(KEY, 0, split), G.gumbels(KEY, split, 1000 - split)]))
+
+
+def test_canonical_matches_fast_path_closely():
+    fast = G.normals(KEY, 500, 1, 9)[0]
+    assert torch.allclose(fast, G.canonical_normals(KEY, 500, 9), atol=2e-6)
+
+
+def test_normals_are_standard_normal_and_uncorrelated():
+    z = G.normals(KEY, 0, 20000, 16).double()
+    assert abs(z.mean().item()) < 0.01 and abs(z.var().item() - 1) < 0.01
+    assert stats.kstest(z.flatten().numpy(), "norm").pvalue > 1e-3
+    corr = torch.corrcoef(z.T) - torch.eye(16)
+    assert corr.abs().max() < 0.04
+    assert abs(torch.corrcoef(torch.stack([z[:-1].flatten(), z[1:].flatten()]))[0, 1]) < 0.01
+
+
+def test_streams_differ():
+    a = G.normals(G.derive_key(0, G.STREAM_CANDIDATES, 0), 0, 100, 4)
+    b = G.normals(G.derive_key(0, G.STREAM_CANDIDATES, 1), 0, 100, 4)
+    c = G.normals(G.derive_key(1, G.STREAM_CANDIDATES, 0), 0, 100, 4)
+    assert not torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_permutation_is_a_permutation():
+    p = G.permutation(3, 5000)
+    assert torch.equal(torch.sort(p).values, torch.arange(5000))
+    assert torch.equal(p, G.permutation(3, 5000))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
+def test_identical_on_gpu():
+    cpu = G.uint32(KEY, torch.arange(10000))
+    gpu = G.uint32(KEY, torch.arange(10000, device="cuda")).cpu()
+    assert torch.equal(cpu, gpu)
+    assert torch.allclose(G.normals(KEY, 0, 1000, 5), G.normals(KEY, 0, 1000, 5, device="cuda").cpu(), atol=1e-5)

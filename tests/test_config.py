@@ -1,0 +1,58 @@
+"""Every config option composes; typos fail at start-up with the valid choices."""
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from nncompress.schemas import register
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+register()
+
+
+def _options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml") if not p.stem.endswith("_schema"))
+
+
+def _compose(overrides):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides, return_hydra_config=True)
+
+
+@pytest.mark.parametrize("group", ["dataset", "model", "method", "coding", "scale", "trainer", "logger"])
+def test_every_option_composes_and_resolves(group):
+    for option in _options(group):
+        cfg = _compose([f"{group}={option}"])
+        resolved = OmegaConf.to_container(cfg.method, resolve=True)
+        assert resolved["name"] == cfg.method.name
+
+
+def test_experiments_compose():
+    for name in _options("experiment"):
+        cfg = _compose([f"experiment={name}"])
+        assert "sweeper" in cfg.hydra
+
+
+def test_paper_defaults():
+    cfg = _compose(["method=meanvar"])
+    assert cfg.method.train_steps == 200000 and cfg.method.beta_eps == 5e-5
+    cfg = _compose(["method=meankl", "block=20"])
+    assert cfg.method.train_steps == 100000 and cfg.coding.block_size == 20
+    assert cfg.coding.bits_per_block == 20 and cfg.coding.candidates_log2 is None
+    assert cfg.coding.finetune_steps == 100 and dict(cfg.model.hashing) == {"conv2": 2, "fc1": 64}
+
+
+def test_quick_scale():
+    cfg = _compose(["scale=quick"])
+    assert cfg.method.train_steps == 2000 and cfg.coding.candidates_log2 == 16
+
+
+def test_typos_fail_early():
+    with pytest.raises(ConfigCompositionException):
+        _compose(["coding.finetune_step=5"])  # misspelt key
+    with pytest.raises(ConfigCompositionException):
+        _compose(["coding.finetune_steps=ten"])  # wrong type, caught by the schema
+    with pytest.raises(ConfigCompositionException, match="meankl"):
+        _compose(["method=mean_kl"])  # unknown option: Hydra lists the available ones
