@@ -17,8 +17,8 @@ register()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig):
-    from nncompress.coding.container import ContainerError
     from nncompress.data import DataNotFoundError
+    from nncompress.errors import UserError
     from nncompress.tasks import run_task
     from nncompress.tasks.results import write_results
 
@@ -26,7 +26,7 @@ def main(cfg: DictConfig):
     run_dir = Path(hc.runtime.output_dir)
     try:
         record = run_task(cfg, run_dir)
-    except (ContainerError, DataNotFoundError) as exc:  # user-fixable: one line, no traceback
+    except (UserError, DataNotFoundError) as exc:  # user-fixable: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         if hc.mode != RunMode.MULTIRUN:
             sys.exit(1)

@@ -46,7 +46,7 @@ def test_paper_defaults():
 
 def test_quick_scale():
     cfg = _compose(["scale=quick"])
-    assert cfg.method.train_steps == 2000 and cfg.coding.candidates_log2 == 16
+    assert cfg.method.train_steps == 3000 and cfg.coding.candidates_log2 == 16 and cfg.method.lr == 3e-3
 
 
 def test_typos_fail_early():

@@ -20,7 +20,7 @@ class MRCCodingSchema:
     chunk_log2: int = 16
     selection: str = "sample"
     finetune_steps: int = 100
-    checkpoint_every: int = 1
+    checkpoint_seconds: float = 30.0
     progress: bool = True
 
 

@@ -76,7 +76,7 @@ def _encode(tmp_path, name, state=None, stop_after=None, bits=8, seed=0):
         if stop_after is not None and b == stop_after:
             raise KeyboardInterrupt
 
-    cfg = MRCConfig(bits_per_block=bits, finetune_steps=2, batch_size=50, chunk_log2=6)
+    cfg = MRCConfig(bits_per_block=bits, finetune_steps=2, batch_size=50, chunk_log2=6, checkpoint_seconds=0)
     enc = MRCEncoder(module, x, y, cfg, seed=seed, state_path=state, progress=False, on_block=on_block)
     payload = enc.run()
     path = tmp_path / name

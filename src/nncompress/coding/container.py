@@ -9,13 +9,15 @@ import struct
 import zlib
 from pathlib import Path
 
+from nncompress.errors import UserError
+
 MAGIC = b"NNCZ"
 VERSION = 1
 KINDS = {"mrc": 1, "csr_huffman": 2}
 _NAMES = {v: k for k, v in KINDS.items()}
 
 
-class ContainerError(ValueError):
+class ContainerError(UserError):
     """A compressed file that cannot be read; the message is one line for the user."""
 
 

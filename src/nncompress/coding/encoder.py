@@ -32,7 +32,7 @@ class MRCConfig:
     finetune_steps: int = 100
     batch_size: int = 200
     lr: float = 1e-3
-    checkpoint_every: int = 1
+    checkpoint_seconds: float = 30.0  # save the resumable state at most this often; 0: every block
 
     @property
     def n_candidates(self) -> int:
@@ -124,6 +124,7 @@ class MRCEncoder:
         self.optimizer = torch.optim.Adam(m.trainable_parameters(), lr=self.cfg.lr)
         start = self._resume()
         nb = m.partition.n_blocks
+        last_save = time.monotonic()
         bar = tqdm(range(start, nb), total=nb, initial=start, desc="MRC coding", unit="block",
                    disable=not self.progress, dynamic_ncols=True)
         for b in bar:
@@ -131,8 +132,9 @@ class MRCEncoder:
             t0 = time.perf_counter()
             self.finetune(b)
             self.stats["finetune_seconds"] += time.perf_counter() - t0
-            if (b + 1) % self.cfg.checkpoint_every == 0 or b + 1 == nb:
+            if time.monotonic() - last_save >= self.cfg.checkpoint_seconds or b + 1 == nb:
                 self._save(b + 1)
+                last_save = time.monotonic()
             bar.set_postfix(kl_bits=f"{kl_bits:.1f}", log_ratio=f"{found.log_ratio:.1f}")
             if self.on_block is not None:
                 self.on_block(b, {"coding/block": b, "coding/kl_bits": kl_bits,

@@ -1,6 +1,8 @@
 """Tasks a run can perform (`task=` on the command line)."""
 from __future__ import annotations
 
+from nncompress.errors import UserError
+
 
 def _train(cfg, run_dir):
     from nncompress.tasks.train import train
@@ -14,10 +16,16 @@ def _decode(cfg, run_dir):
     return decode(cfg, run_dir)
 
 
-TASKS = {"train": _train, "decode": _decode}
+def _prune_curve(cfg, run_dir):
+    from nncompress.tasks.prune_curve import prune_curve
+
+    return prune_curve(cfg, run_dir)
+
+
+TASKS = {"train": _train, "decode": _decode, "prune_curve": _prune_curve}
 
 
 def run_task(cfg, run_dir):
     if cfg.task not in TASKS:
-        raise ValueError(f"unknown task '{cfg.task}'; choose one of {sorted(TASKS)}")
+        raise UserError(f"unknown task '{cfg.task}'; choose one of {sorted(TASKS)}")
     return TASKS[cfg.task](cfg, run_dir)

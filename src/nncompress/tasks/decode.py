@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from nncompress.coding.container import ContainerError, read_container
+from nncompress.errors import UserError
 from nncompress.coding.mrc import MRCPayload, decode_weights, weights_sha256
 from nncompress.methods.base import test_error
 from nncompress.tasks.builders import build_datamodule
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def decode(cfg: DictConfig, run_dir: Path) -> dict:
     if not cfg.get("file"):
-        raise ContainerError("task=decode needs file=PATH to a compressed model (e.g. outputs/.../model.mrc)")
+        raise UserError("task=decode needs file=PATH to a compressed model (e.g. outputs/.../model.mrc)")
     path = Path(cfg.file).expanduser()
     kind, raw = read_container(path)
     if kind != "mrc":

@@ -17,6 +17,7 @@ from nncompress.coding.mrc import MRCPayload, decode_weights, weights_sha256
 from nncompress.methods.base import test_error
 from nncompress.models.coded import CodedNetwork
 from nncompress.tasks.builders import build_datamodule, build_loggers, build_method, build_spec, build_trainer
+from nncompress.tasks.prune_curve import curves_for_run
 from nncompress.tasks.results import write_results
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,26 @@ def _log_posterior_histograms(loggers, module, network):
         lg.experiment.log(data)
 
 
+def _log_pruning_curves(loggers, curves: dict):
+    """Accuracy against fraction pruned, one line per strategy, as a W&B line plot."""
+    for lg in loggers:
+        if type(lg).__name__ != "WandbLogger":
+            continue
+        import wandb
+
+        names = [k for k in curves if k != "fractions"]
+        plot = wandb.plot.line_series(xs=curves["fractions"], ys=[curves[k]["accuracy"] for k in names],
+                                      keys=names, title="Test accuracy when pruning the compressed sample",
+                                      xname="fraction of weights set to zero")
+        lg.experiment.log({"pruning/curves": plot})
+
+
 def mrc_config(cfg: DictConfig) -> MRCConfig:
     c = cfg.coding
     return MRCConfig(bits_per_block=int(c.bits_per_block), candidates_log2=c.candidates_log2,
                      chunk_log2=int(c.chunk_log2), selection=c.selection,
                      finetune_steps=int(c.finetune_steps), batch_size=int(cfg.dataset.batch_size),
-                     lr=float(cfg.method.lr), checkpoint_every=int(c.checkpoint_every))
+                     lr=float(cfg.method.lr), checkpoint_seconds=float(c.checkpoint_seconds))
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -125,6 +140,10 @@ def _code(cfg, run_dir, module, network, dm, loggers, state_path, step) -> dict:
              sample=weights.numpy(), layer=network.layer_of.cpu().numpy(),
              layer_names=np.array(network.net.layer_names))
     _log_posterior_histograms(loggers, module, network)
+    if cfg.pruning.after_train and cfg.pruning.strategies:
+        curves = curves_for_run(run_dir, cfg.pruning, dm)
+        write_results(run_dir, curves, name="pruning.json")
+        _log_pruning_curves(loggers, curves)
     n_blocks = module.partition.n_blocks
     bits = mcfg.bits_per_block
     return {

@@ -1,0 +1,86 @@
+"""End to end on the real MNIST: run.py trains, codes into model.mrc, and a fresh process decodes it."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(args, env_data, cwd=ROOT):
+    env = {"NNCOMPRESS_DATA": str(env_data), "PATH": "/usr/bin:/bin", "HOME": str(cwd),
+           "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    return subprocess.run([sys.executable, "run.py", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def coded_run(real_data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    # Paper architecture and block layout; few steps and a truncated search keep it to ~1 minute.
+    proc = _run(["method=meankl", "block=30", "scale=quick", "method.steps.quick=60",
+                 "coding.candidates_log2=8", "coding.finetune_steps=0", "coding.progress=false",
+                 "trainer.progress_bar=false", f"hydra.run.dir={out}"], real_data_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_paper_accounting_and_file_size(coded_run):
+    _, r = coded_run
+    assert r["n_coded_params"] == 24830 and r["n_params"] == 431080
+    assert r["n_blocks"] == 828 and r["bits_per_block"] == 20
+    assert round(r["ratio_paper"], 1) == 833.0
+    assert abs(r["ratio_file"] / r["ratio_paper"] - 1) < 0.03
+    assert r["compressed_bytes"] == (Path(coded_run[0]) / "model.mrc").stat().st_size
+    assert r["kl_bits_per_block_mean"] == pytest.approx(20.0, abs=0.05)  # Mean-KL: by construction
+    for key in ("method", "model", "dataset", "seed", "task", "train_steps", "wall_seconds", "test_error"):
+        assert key in r
+
+
+def test_decode_in_a_fresh_process(coded_run, real_data_dir, tmp_path):
+    out, r = coded_run
+    proc = _run(["task=decode", f"file={out / 'model.mrc'}", f"hydra.run.dir={tmp_path}"], real_data_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    d = json.loads((tmp_path / "decode.json").read_text())
+    assert d["weights_sha256"] == r["weights_sha256"]
+    assert d["test_error"] == r["test_error_compressed"]
+
+
+def test_corrupt_file_one_line_error(coded_run, real_data_dir, tmp_path):
+    out, _ = coded_run
+    bad = tmp_path / "bad.mrc"
+    data = bytearray((out / "model.mrc").read_bytes())
+    data[100] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    for target in (bad, tmp_path / "missing.mrc"):
+        proc = _run(["task=decode", f"file={target}", f"hydra.run.dir={tmp_path / 'dec'}"], real_data_dir)
+        assert proc.returncode == 1
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error:")
+
+
+def test_posterior_and_metrics_written(coded_run):
+    out, _ = coded_run
+    import numpy as np
+
+    post = np.load(out / "posterior.npz")
+    assert post["mu"].shape == (24830,) and set(np.unique(post["layer"])) == {0, 1, 2, 3}
+    header = (out / "metrics.csv").read_text().splitlines()[0]
+    assert "train/ce" in header and "train/kl_bits_per_block_mean" in header
+
+
+def test_prune_curve_task(coded_run, real_data_dir):
+    out, r = coded_run
+    proc = _run(["task=prune_curve", f"run={out}", "pruning=all", "pruning.repeats=2",
+                 "pruning.fractions.step=0.25", f"hydra.run.dir={out / 'prune'}"], real_data_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    curves = json.loads((out / "pruning.json").read_text())
+    assert curves["fractions"] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    for strategy in ("random", "magnitude", "kl"):
+        acc = curves[strategy]["accuracy"]
+        assert acc[0] == pytest.approx(100.0 - r["test_error_compressed"])  # nothing pruned
+        assert acc[-1] == pytest.approx(9.8)  # all zero: constant logits pick class 0 (980 of 10,000)
+    assert len(curves["random"]["accuracy_repeats"]) == 2
