@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 def _run(args, env_data, cwd=ROOT):
-    env = {"NNCOMPRESS_DATA": str(env_data), "PATH": "/usr/bin:/bin", "HOME": str(cwd),
+    home = Path(tempfile.gettempdir()) / "nncompress-test-home"
+    env = {"NNCOMPRESS_DATA": str(env_data), "PATH": "/usr/bin:/bin", "HOME": str(home),
            "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     return subprocess.run([sys.executable, "run.py", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=900)
