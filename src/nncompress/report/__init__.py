@@ -1,0 +1,2 @@
+"""Sweep dirs -> the papers' tables (markdown + LaTeX) and figures (PNG + PDF)."""
+from nncompress.report.collect import collect, expected_jobs  # noqa: F401

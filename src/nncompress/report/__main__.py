@@ -1,0 +1,77 @@
+"""python -m nncompress.report SWEEP_DIR [--out DIR]: every table and figure the sweep supports."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nncompress.report.collect import collect
+from nncompress.report.figures import figure1, figure2, figure3, load_pruning
+from nncompress.report.tables import pruning_table, table1
+
+
+def _write(out: Path, name: str, text: str) -> Path:
+    path = out / name
+    path.write_text(text)
+    return path
+
+
+def _mkl(df) -> bool:
+    return bool(set(df["method"].dropna()) & {"meanvar", "meankl"})
+
+
+def _table1(df, out):
+    if not _mkl(df) or "ratio_paper" not in df:
+        return []
+    md, tex = table1(df)
+    print(md)
+    return [_write(out, "table1.md", md), _write(out, "table1.tex", tex)]
+
+
+def _figure3(df, out):
+    curves = load_pruning(df)
+    if not curves:
+        return []
+    md, tex = pruning_table(curves)
+    print(md)
+    return [*figure3(curves, out / "figure3"), _write(out, "figure3_table.md", md), _write(out, "figure3_table.tex", tex)]
+
+
+# name -> (applies to this sweep?, writer). Add new tables and figures here.
+REPORTS = {
+    "table1": _table1,
+    "figure1": lambda df, out: figure1(df, out / "figure1") if _mkl(df) else [],
+    "figure2": lambda df, out: figure2(df, out / "figure2") if _mkl(df) else [],
+    "figure3": _figure3,
+}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m nncompress.report", description=__doc__)
+    ap.add_argument("sweep_dir", type=Path)
+    ap.add_argument("--out", type=Path, default=None, help="default: SWEEP_DIR/report")
+    args = ap.parse_args(argv)
+    if not args.sweep_dir.is_dir():
+        print(f"error: {args.sweep_dir} is not a directory", file=sys.stderr)
+        return 2
+    df = collect(args.sweep_dir)
+    if df.empty:
+        print(f"error: no job dirs (with .hydra/config.yaml) under {args.sweep_dir}", file=sys.stderr)
+        return 2
+    out = args.out or args.sweep_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    written = [_write(out, "results.csv", df.to_csv(index=False))]
+    for name, writer in REPORTS.items():
+        try:
+            written += writer(df, out)
+        except Exception as exc:  # one broken figure must not cost the others
+            print(f"warning: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    n_bad = int((df["status"] != "ok").sum())
+    print(f"{len(df)} jobs ({n_bad} failed or missing); wrote:")
+    for p in written:
+        print(f"  {p}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
