@@ -29,12 +29,12 @@ class ArchSpec:
     hash_seed: int = 0
 
     def to_bytes(self) -> bytes:
-        """Compact binary form: name, one hashing factor per parameter, sizes, hash seed."""
-        names = [n for n, _ in ARCHITECTURES[self.name](self.in_channels, self.num_classes, self.image_size).named_parameters()]
+        """Compact binary form: name, one hashing factor per layer weight, sizes, hash seed."""
+        layers = ARCHITECTURES[self.name].layer_names
         out = bytearray(varint.encode(len(self.name)) + self.name.encode())
-        out += varint.encode(len(names))
-        for n in names:
-            out += varint.encode(int(self.hashing.get(n[: -len(".weight")], 1)) if n.endswith(".weight") else 1)
+        out += varint.encode(len(layers))
+        for layer in layers:
+            out += varint.encode(int(self.hashing.get(layer, 1)))
         for v in (self.in_channels, self.num_classes, self.image_size, self.hash_seed):
             out += varint.encode(int(v))
         return bytes(out)
@@ -47,19 +47,19 @@ class ArchSpec:
         pos += length
         if name not in ARCHITECTURES:
             raise ValueError(f"unknown architecture '{name}' in file")
+        layers = ARCHITECTURES[name].layer_names
         count, pos = varint.decode(raw, pos)
-        factors = []
-        for _ in range(count):
-            f, pos = varint.decode(raw, pos)
-            factors.append(f)
+        if count != len(layers):
+            raise ValueError(f"file lists {count} layers, {name} has {len(layers)}")
+        hashing = {}
+        for layer in layers:
+            factor, pos = varint.decode(raw, pos)
+            if factor != 1:
+                hashing[layer] = factor
         sizes = []
         for _ in range(4):
             v, pos = varint.decode(raw, pos)
             sizes.append(v)
-        names = [n for n, _ in ARCHITECTURES[name](*sizes[:3]).named_parameters()]
-        if len(names) != count:
-            raise ValueError("architecture in file does not match this version's parameter list")
-        hashing = {n[: -len(".weight")]: f for n, f in zip(names, factors) if f != 1}
         return cls(name, hashing, *sizes), pos
 
 
