@@ -146,12 +146,18 @@ def decode_from(raw: bytes, pos: int = 0):
         raise ValueError("huffman code table is not in canonical order")
     if k == 1 and pairs[0][1] != 1:
         raise ValueError("a single-symbol huffman table must have code length 1")
+    # An optimal code over k symbols never needs more than k - 1 bits; this also bounds the
+    # work a corrupt header can cause.
+    if pairs[-1][1] > max(1, k - 1):
+        raise ValueError(f"huffman code length {pairs[-1][1]} is impossible for {k} symbols")
     codes = canonical_codes(dict(pairs))  # raises on zero lengths / Kraft violation
     max_len = max(ln for _, ln in pairs)
 
     # Only look at as many bytes as n symbols could possibly occupy.
     avail = raw[pos:pos + (n * max_len + 7) // 8]
     nbits_avail = 8 * len(avail)
+    if n * pairs[0][1] > nbits_avail:  # even all-shortest codes would not fit
+        raise ValueError(f"huffman bit stream truncated: {n} symbols need more than {nbits_avail} bits")
     bits = format(int.from_bytes(avail, "big"), f"0{nbits_avail}b") if avail else ""
 
     t = min(_TABLE_BITS, max_len)
