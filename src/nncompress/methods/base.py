@@ -7,15 +7,18 @@ import torch.nn.functional as F
 
 
 class ClassifierModule(L.LightningModule):
-    """Subclasses provide `eval_weights()`: the coded vector the network is evaluated with."""
+    """Subclasses provide `eval_weights()` (the coded vector evaluated) or override `predict`."""
 
 
     def eval_weights(self) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x, self.eval_weights())
+
     def _eval_step(self, batch, stage: str):
         x, y = batch
-        logits = self.network(x, self.eval_weights())
+        logits = self.predict(x)
         loss = F.cross_entropy(logits, y)
         err = (logits.argmax(1) != y).float().mean() * 100.0
         self.log(f"{stage}/ce", loss, prog_bar=False, batch_size=len(y))

@@ -7,64 +7,116 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
+# DataFrame column -> where it lives in the composed config.
 CONFIG_FIELDS = {"method": "method.name", "block": "block", "seed": "seed", "scale": "scale.name"}
+GRID_KEYS = ("method", "block", "seed")  # what identifies a job in Table-1 style sweeps
+NEVER_STARTED = "job never started (no directory)"
 
 
-def _job_fields(cfg) -> dict:
-    return {k: OmegaConf.select(cfg, path, default=None) for k, path in CONFIG_FIELDS.items()}
+def _scalar(text: str):
+    """'30' -> 30, '1e-3' -> 0.001, 'meankl' -> 'meankl' (so grid values compare like config values)."""
+    text = text.strip().strip("'\"")
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
 
 
-def _expand(value: str) -> list:
-    value = str(value).strip()
-    m = re.fullmatch(r"range\((\d+)(?:,\s*(\d+))?(?:,\s*(\d+))?\)", value)
+def _expand(value) -> list:
+    """One sweep value in Hydra's override syntax -> its list of values."""
+    if isinstance(value, (list, tuple, ListConfig)):
+        return [_scalar(str(v)) for v in value]
+    text = str(value).strip()
+    m = re.fullmatch(r"range\(\s*([^)]*)\)", text)
     if m:
-        a, b, c = m.groups()
-        args = [int(a)] if b is None else [int(a), int(b)] + ([int(c)] if c else [])
-        return list(range(*args))
-    return [v.strip() for v in value.split(",")]
+        return list(range(*(int(float(a)) for a in m.group(1).split(","))))
+    m = re.fullmatch(r"choice\(\s*([^)]*)\)", text)
+    return [_scalar(v) for v in (m.group(1) if m else text).split(",")]
+
+
+def _sweep_params(sweep_dir: Path):
+    """{key: raw value} from multirun.yaml, command-line overrides winning; None if no multirun.yaml."""
+    path = sweep_dir / "multirun.yaml"
+    if not path.exists():
+        return None
+    cfg = OmegaConf.load(path)
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None)
+    params = OmegaConf.to_container(params) if isinstance(params, DictConfig) else {}
+    for override in OmegaConf.select(cfg, "hydra.overrides.task", default=None) or []:
+        key, sep, value = str(override).partition("=")
+        if sep and not key.startswith("~"):
+            # Hydra lets `seed=0` on the command line replace a recipe's `seed: range(10)`.
+            params[key.lstrip("+")] = value
+    return params
 
 
 def expected_jobs(sweep_dir) -> list:
-    """The full grid of the sweep's method/block/seed params from multirun.yaml (may be empty)."""
-    path = Path(sweep_dir) / "multirun.yaml"
-    if not path.exists():
-        return []
-    cfg = OmegaConf.load(path)
-    params = dict(OmegaConf.select(cfg, "hydra.sweeper.params", default={}) or {})
-    for override in OmegaConf.select(cfg, "hydra.overrides.task", default=[]) or []:
-        key, _, value = str(override).partition("=")
-        params[key.lstrip("+~")] = value  # the command line replaces the recipe's value
-    grid = {k: _expand(params[k]) for k in ("method", "block", "seed") if k in params}
+    """The sweep's full method/block/seed grid from multirun.yaml, as dicts ([] if absent)."""
+    params = _sweep_params(Path(sweep_dir)) or {}
+    grid = {k: _expand(params[k]) for k in GRID_KEYS if k in params}
     if not grid:
         return []
-    keys = list(grid)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*grid.values())]
+    return [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return exc
+
+
+def _job_row(cfg_path: Path) -> dict:
+    run_dir = cfg_path.parent.parent
+    cfg = OmegaConf.load(cfg_path)
+    fields = {k: OmegaConf.select(cfg, p, default=None) for k, p in CONFIG_FIELDS.items()}
+    row = {"run_dir": str(run_dir), "status": "missing", "error": None}
+    if (run_dir / "results.json").exists():
+        res = _read_json(run_dir / "results.json")
+        if isinstance(res, dict):
+            row.update(res, status="ok", error=None)
+        else:
+            row.update(status="failed", error=f"unreadable results.json: {res}")
+    elif (run_dir / "failed.json").exists():
+        res = _read_json(run_dir / "failed.json")
+        row.update(status="failed", error=res.get("error") if isinstance(res, dict) else f"unreadable failed.json: {res}")
+    else:
+        row["error"] = "no results.json (crashed, killed or still running)"
+    # The config wins over results.json so failed and missing jobs carry the same fields.
+    row.update({k: v for k, v in fields.items() if v is not None})
+    return row
+
+
+def _key(row: dict, keys) -> tuple:
+    return tuple(str(_scalar(str(row.get(k)))) for k in keys)
 
 
 def collect(sweep_dir) -> pd.DataFrame:
+    """One row per job dir under sweep_dir (searched recursively), plus grid jobs with no dir."""
     sweep_dir = Path(sweep_dir)
-    rows = []
-    for cfg_path in sorted(sweep_dir.rglob(".hydra/config.yaml")):
-        run_dir = cfg_path.parent.parent
-        row = {"run_dir": str(run_dir), **_job_fields(OmegaConf.load(cfg_path))}
-        if (run_dir / "results.json").exists():
-            row.update(json.loads((run_dir / "results.json").read_text()), status="ok", error=None)
-            row["method"] = row.get("method") or _job_fields(OmegaConf.load(cfg_path))["method"]
-        elif (run_dir / "failed.json").exists():
-            row.update(status="failed", error=json.loads((run_dir / "failed.json").read_text()).get("error"))
-        else:
-            row.update(status="missing", error="no results.json (crashed, killed or still running)")
-        rows.append(row)
+    rows = [_job_row(p) for p in sorted(sweep_dir.rglob(".hydra/config.yaml"))]
+    jobs = expected_jobs(sweep_dir)
+    if jobs:
+        keys = list(jobs[0])
+        seen = {_key(r, keys) for r in rows}
+        # Single-valued overrides (e.g. scale=quick) still describe the jobs that never started.
+        params = _sweep_params(sweep_dir) or {}
+        fixed = {k: _expand(params[k])[0] for k in CONFIG_FIELDS if k in params and len(_expand(params[k])) == 1}
+        rows += [{"run_dir": None, "status": "missing", "error": NEVER_STARTED, **fixed, **job}
+                 for job in jobs if _key(job, keys) not in seen]
     df = pd.DataFrame(rows)
-    seen = {(r["method"], str(r["block"]), str(r["seed"])) for r in rows}
-    extra = [{"run_dir": None, **job, "status": "missing", "error": "job never started"}
-             for job in expected_jobs(sweep_dir)
-             if (str(job.get("method")), str(job.get("block")), str(job.get("seed"))) not in seen]
-    if extra:
-        df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
+    if df.empty:
+        return df
+    for col in CONFIG_FIELDS:
+        if col not in df:
+            df[col] = None
     for col in ("block", "seed"):
-        if col in df:
-            df[col] = pd.to_numeric(df[col], errors="coerce")
-    return df
+        num = pd.to_numeric(df[col], errors="coerce")
+        # Nullable ints print as 30, not 30.0, even when a grid job lacks the field.
+        df[col] = num.astype("Int64") if (num.dropna() % 1 == 0).all() else num
+    front = ["run_dir", "status", "error", *CONFIG_FIELDS]
+    return df[front + [c for c in df.columns if c not in front]]
