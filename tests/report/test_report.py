@@ -7,7 +7,8 @@ from omegaconf import OmegaConf
 
 from nncompress.report.__main__ import main
 from nncompress.report.collect import collect, expected_jobs
-from nncompress.report.tables import mean_se, table1
+from nncompress.report.figures import figure2
+from nncompress.report.tables import fmt, mean_se, table1
 
 RATIOS = {20: 555.3, 30: 833.0, 40: 1110.6}
 
@@ -55,8 +56,11 @@ def sweep(tmp_path):
 
 
 def test_mean_se_closed_form():
-    mean, se, n = mean_se([0.8, 1.0, 1.2])
-    assert n == 3 and mean == pytest.approx(1.0) and se == pytest.approx(0.2 / np.sqrt(3))
+    mean, se = mean_se([0.8, 1.0, 1.2])
+    assert mean == pytest.approx(1.0) and se == pytest.approx(0.2 / np.sqrt(3))
+    assert fmt(*mean_se([0.8, 1.0, 1.2])) == "1.00 ± 0.12 %"
+    mean, se = mean_se([0.9, None, float("nan")])  # unusable values are dropped
+    assert mean == pytest.approx(0.9) and np.isnan(se) and fmt(mean, se) == "0.90 ± — %"
 
 
 def test_collect_statuses_and_grid(sweep):
@@ -66,6 +70,26 @@ def test_collect_statuses_and_grid(sweep):
     assert (df["status"] == "failed").sum() == 1
     # one dir without results + four grid points (b20 and b40 at seed 1) that never started
     assert (df["status"] == "missing").sum() == 5
+    never = df[df["run_dir"].isna()]
+    assert len(never) == 4 and set(never["scale"]) == {"quick"}  # scale=quick from the overrides
+    failed = df[df["status"] == "failed"].iloc[0]
+    assert (failed["method"], failed["block"], failed["seed"]) == ("meanvar", 40, 0)
+
+
+def test_overrides_replace_params_and_nested_dirs(tmp_path):
+    # As `run.py -m experiment=... seed=0 block=30` writes it: the command line narrows the recipe's grid.
+    root = tmp_path / "sweep"
+    _job(root / "deeper" / "still", "meankl", 30, 0, 0.9)
+    OmegaConf.save({"hydra": {"sweeper": {"params": {"method": "meanvar,meankl", "block": "20,30,40",
+                                                     "seed": "range(10)"}},
+                              "overrides": {"task": ["experiment=x", "seed=0", "block=30"]}}},
+                   root / "multirun.yaml")
+    assert expected_jobs(root) == [{"method": "meanvar", "block": 30, "seed": 0},
+                                   {"method": "meankl", "block": 30, "seed": 0}]
+    df = collect(root)
+    assert list(df["status"]) == ["ok", "missing"] and "/deeper/still/" in df["run_dir"].iloc[0]
+    (root / "multirun.yaml").unlink()
+    assert expected_jobs(root) == [] and len(collect(root)) == 1
 
 
 def test_table1_cells_ratios_and_problems(sweep):
@@ -78,7 +102,20 @@ def test_table1_cells_ratios_and_problems(sweep):
     assert "failed: method=meanvar block=40 seed=0 — RuntimeError: boom" in md
     assert "missing: method=meanvar block=30 seed=1" in md
     assert "never started" in md
-    assert r"\toprule" in tex and r"$\pm$" in tex
+    assert "0.70 ± — % (n=1)" in md  # fewer seeds than the 3 of Mean-KL at block 30
+    assert "| Optimizer iterations |  | 200 | 100 | 200,000 | 100,000 |" in md
+    assert r"\toprule" in tex and r"$\pm$" in tex and r"555$\times$" in tex
+    assert r"\bottomrule" in tex and "Failed or missing jobs" in tex and "RuntimeError: boom" in tex
+
+
+def test_figure2_uneven_runs(sweep, tmp_path):
+    df = collect(sweep)
+    # A resumed run logs some steps twice and runs longer than the others.
+    run = df[(df["method"] == "meankl") & (df["status"] == "ok")]["run_dir"].iloc[0]
+    with open(f"{run}/metrics.csv", "a") as f:
+        f.write("0,1.5,,\n500,0.1,,\n505,,21.0,\n")
+    paths = figure2(df, tmp_path / "fig2")
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
 
 
 def test_cli_writes_everything(sweep, capsys):
@@ -97,3 +134,4 @@ def test_cli_bad_dir(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("error:") for line in err)
+    assert "not a directory" in err[0] and "no job dirs" in err[1]

@@ -222,10 +222,11 @@ class SyntheticDataModule(InMemoryDataModule):
         num_classes: int = 10,
         seed: int = 0,
         val_size: int = 100,
+        name: str = "synthetic",
         **kwargs,
     ) -> None:
         super().__init__(val_size=val_size, **kwargs)
-        self.name = "synthetic"
+        self.name = name
         self.n_train, self.n_test, self.seed = n_train, n_test, seed
         self.input_shape, self.num_classes = tuple(input_shape), num_classes
 

@@ -32,10 +32,11 @@ class ClassifierModule(L.LightningModule):
 
 
 @torch.no_grad()
-def test_error(network, weights: torch.Tensor, loader) -> float:
-    """Test error in percent of `network` with coded vector `weights` over a loader."""
+def test_error(network, weights, loader) -> float:
+    """Test error in percent over a loader of `network(x, weights)`, or of `network(x)` if weights is None."""
     wrong = total = 0
     for x, y in loader:
-        wrong += int((network(x, weights).argmax(1) != y).sum())
+        logits = network(x) if weights is None else network(x, weights)
+        wrong += int((logits.argmax(1) != y).sum())
         total += len(y)
     return 100.0 * wrong / total

@@ -52,6 +52,15 @@ class BayesCompressModule(ClassifierModule):
     def weights(self) -> torch.Tensor:
         return torch.cat([w.flatten() for w in self.weight_tensors()])
 
+    @torch.no_grad()
+    def nonzero_fraction(self) -> float:
+        """Fraction of weights kept: log alpha < 3 for VD, not at the zero component for SWS."""
+        if self.mode == "vd":
+            kept = torch.cat([m.kept_mask().flatten() for m in vd_layers(self.net)])
+            return float(kept.float().mean())
+        _, idx = self.mixture.quantise(self.weights())
+        return float((idx != 0).float().mean())
+
     def predict(self, x):
         return self.net(x)
 

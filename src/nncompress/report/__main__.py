@@ -4,10 +4,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from nncompress.report.collect import collect
 from nncompress.report.figures import figure1, figure2, figure3, load_pruning
 from nncompress.report.tables import pruning_table, table1
+
+
+class Report(NamedTuple):
+    """A table or figure: applies when any of `methods` has a row; write(df, out_dir) -> paths written."""
+    methods: tuple
+    write: Callable
 
 
 def _write(out: Path, name: str, text: str) -> Path:
@@ -16,13 +23,7 @@ def _write(out: Path, name: str, text: str) -> Path:
     return path
 
 
-def _mkl(df) -> bool:
-    return bool(set(df["method"].dropna()) & {"meanvar", "meankl"})
-
-
 def _table1(df, out):
-    if not _mkl(df) or "ratio_paper" not in df:
-        return []
     md, tex = table1(df)
     print(md)
     return [_write(out, "table1.md", md), _write(out, "table1.tex", tex)]
@@ -30,20 +31,27 @@ def _table1(df, out):
 
 def _figure3(df, out):
     curves = load_pruning(df)
-    if not curves:
+    if not curves:  # pruning curves are written by a separate task; nothing to draw without them
         return []
     md, tex = pruning_table(curves)
     print(md)
     return [*figure3(curves, out / "figure3"), _write(out, "figure3_table.md", md), _write(out, "figure3_table.tex", tex)]
 
 
-# name -> (applies to this sweep?, writer). Add new tables and figures here.
+MKL = ("meanvar", "meankl")
+# Register new tables and figures here.
 REPORTS = {
-    "table1": _table1,
-    "figure1": lambda df, out: figure1(df, out / "figure1") if _mkl(df) else [],
-    "figure2": lambda df, out: figure2(df, out / "figure2") if _mkl(df) else [],
-    "figure3": _figure3,
+    "table1": Report(MKL, _table1),
+    "figure1": Report(MKL, lambda df, out: figure1(df, out / "figure1")),
+    "figure2": Report(MKL, lambda df, out: figure2(df, out / "figure2")),
+    "figure3": Report(MKL, _figure3),
 }
+
+
+def applicable(df) -> list:
+    """Names of the registered reports whose methods appear in df."""
+    present = set(df["method"].dropna()) if "method" in df else set()
+    return [name for name, r in REPORTS.items() if present & set(r.methods)]
 
 
 def main(argv=None) -> int:
@@ -55,15 +63,15 @@ def main(argv=None) -> int:
         print(f"error: {args.sweep_dir} is not a directory", file=sys.stderr)
         return 2
     df = collect(args.sweep_dir)
-    if df.empty:
+    if df.empty or not df["run_dir"].notna().any():
         print(f"error: no job dirs (with .hydra/config.yaml) under {args.sweep_dir}", file=sys.stderr)
         return 2
     out = args.out or args.sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     written = [_write(out, "results.csv", df.to_csv(index=False))]
-    for name, writer in REPORTS.items():
+    for name in applicable(df):
         try:
-            written += writer(df, out)
+            written += REPORTS[name].write(df, out)
         except Exception as exc:  # one broken figure must not cost the others
             print(f"warning: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     n_bad = int((df["status"] != "ok").sum())

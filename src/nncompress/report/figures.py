@@ -25,45 +25,72 @@ def _save(fig, out_stem) -> list:
     return paths
 
 
-def _band(ax, x, runs, color, label):
-    """Mean line with a ± standard-error band over runs (rows of a 2-D array, NaN where absent)."""
-    runs = np.asarray(runs, dtype=float)
-    n = np.sum(~np.isnan(runs), axis=0)
-    mean = np.nanmean(runs, axis=0)
-    se = np.where(n > 1, np.nanstd(runs, axis=0, ddof=1) / np.sqrt(np.maximum(n, 1)), 0.0) if len(runs) > 1 else 0 * mean
+def _band(ax, x, runs, color, label, positive=False):
+    """Mean line with a ± standard-error band over runs (one row per run, NaN where a run has no value)."""
+    table = pd.DataFrame(np.asarray(runs, dtype=float).reshape(-1, len(x)))
+    n = table.count(axis=0).to_numpy()
+    mean = table.mean(axis=0).to_numpy()
+    # One run at a step has no spread to show: the band collapses onto the line there.
+    se = np.nan_to_num(table.std(axis=0, ddof=1).to_numpy() / np.sqrt(np.maximum(n, 1)))
+    lo, hi = mean - se, mean + se
+    if positive:  # a log axis would drop band edges at or below zero
+        lo = np.where(lo > 0, lo, mean)
     ax.plot(x, mean, color=color, label=label)
-    ax.fill_between(x, mean - se, mean + se, color=color, alpha=0.25, linewidth=0)
+    ax.fill_between(x, lo, hi, color=color, alpha=0.25, linewidth=0)
 
 
 def _ok(df, methods=("meanvar", "meankl")):
     return df[(df["status"] == "ok") & df["method"].isin(methods) & df["run_dir"].notna()]
 
 
+def _curve(metrics: pd.DataFrame, col: str) -> pd.Series:
+    """col against step from sparse Lightning rows; a step logged twice (resumed run) is averaged."""
+    rows = metrics[["step", col]].dropna()
+    return rows.groupby("step")[col].mean()
+
+
+def _budget(df: pd.DataFrame, default: float = 20.0) -> float:
+    values = pd.to_numeric(_ok(df).get("bits_per_block", pd.Series(dtype=float)), errors="coerce").dropna()
+    return float(values.mode().iloc[0]) if len(values) else default
+
+
+CE, KL = "train/ce", "train/kl_bits_per_block_mean"
+
+
 def figure2(df: pd.DataFrame, out_stem) -> list:
-    """Training dynamics: cross-entropy and KL per block against iteration."""
+    """Training dynamics of Mean-Var vs Mean-KL: cross-entropy and KL per block against iteration.
+
+    One line per method: the mean over its ok runs' metrics.csv, aligned on step (runs of
+    different lengths are averaged where present), with a ± s.e. band. Writes .png and .pdf.
+    """
     fig, (ax_ce, ax_kl) = plt.subplots(1, 2, figsize=(10, 3.8))
-    budget = 20
-    for method, group in _ok(df).groupby("method"):
-        curves = {}
-        for _, row in group.iterrows():
-            path = Path(row["run_dir"]) / "metrics.csv"
+    ok = _ok(df)
+    for method in LABELS:
+        curves = {CE: [], KL: []}
+        for run_dir in ok[ok["method"] == method]["run_dir"]:
+            path = Path(run_dir) / "metrics.csv"
             if not path.exists():
                 continue
-            m = pd.read_csv(path)
-            budget = row.get("bits_per_block") or budget
-            for col in ("train/ce", "train/kl_bits_per_block_mean"):
-                if col in m:
-                    curves.setdefault(col, []).append(m[["step", col]].dropna().set_index("step")[col])
-        for col, ax in (("train/ce", ax_ce), ("train/kl_bits_per_block_mean", ax_kl)):
-            if col in curves:
-                table = pd.concat(curves[col], axis=1)
-                _band(ax, table.index.values, table.values.T, COLORS[method], LABELS[method])
+            metrics = pd.read_csv(path)
+            for col in curves:
+                if col in metrics and "step" in metrics:
+                    curves[col].append(_curve(metrics, col))
+        for col, ax in ((CE, ax_ce), (KL, ax_kl)):
+            if any(len(c) for c in curves[col]):
+                table = pd.concat(curves[col], axis=1).sort_index()
+                _band(ax, table.index.to_numpy(), table.to_numpy().T, COLORS[method],
+                      f"{LABELS[method]} (n={len(curves[col])})", positive=col == KL)
+    budget = _budget(df)
+    ax_kl.axhline(budget, color="k", linestyle="--", linewidth=1, label=f"budget ({budget:g} bits)")
     ax_ce.set(xlabel="iteration", ylabel="cross-entropy (train)", title="Cross-entropy")
-    ax_kl.axhline(float(budget), color="k", linestyle="--", linewidth=1, label=f"budget ({budget:g} bits)")
     ax_kl.set(xlabel="iteration", ylabel="KL per block (bits)", yscale="log", title="KL divergence")
     for ax in (ax_ce, ax_kl):
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "no training metrics", transform=ax.transAxes, ha="center", color="gray")
         ax.grid(alpha=0.3)
+    fig.tight_layout()
     return _save(fig, out_stem)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -15,73 +16,105 @@ PAPER_ITERATIONS = {"meanvar": 200000, "meankl": 100000}
 
 
 def mean_se(values) -> tuple:
-    """Mean and standard error (sample std / sqrt(n)); s.e. is NaN for a single value."""
-    v = np.asarray([x for x in values if x is not None and not pd.isna(x)], dtype=float)
+    """Mean and standard error (sample std, ddof=1, / sqrt(n)); s.e. is NaN for n=1, both NaN for n=0."""
+    v = _finite(values)
     if len(v) == 0:
-        return math.nan, math.nan, 0
-    se = v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else math.nan
-    return float(v.mean()), se, len(v)
+        return math.nan, math.nan
+    return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan)
+
+
+def _finite(values) -> np.ndarray:
+    v = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
+    return v[np.isfinite(v)]
 
 
 def fmt(mean, se, unit=" %", digits=2) -> str:
-    if math.isnan(mean):
+    """'0.82 ± 0.07 %'; an unknown s.e. shows as '—', an unknown mean as '—' alone."""
+    if mean is None or math.isnan(mean):
         return "—"
-    err = "—" if math.isnan(se) else f"{se:.{digits}f}"
+    err = "—" if se is None or math.isnan(se) else f"{se:.{digits}f}"
     return f"{mean:.{digits}f} ± {err}{unit}"
 
 
+def _tex(text: str) -> str:
+    """Markdown cell -> LaTeX cell (our own cells only carry ±, ×, % and —)."""
+    return (text.replace("%", r"\%").replace(" ± ", r" $\pm$ ").replace("×", r"$\times$")
+            .replace("—", "---").replace(",", "{,}"))
+
+
+def _tex_escape(text: str) -> str:
+    """Free text such as an error message, made safe for LaTeX."""
+    out = re.sub(r"([&%$#_{}])", r"\\\1", text.replace("\\", "/"))
+    return out.replace("~", r"\~{}").replace("^", r"\^{}").replace("—", "---")
+
+
+def _int(v) -> str:
+    return "?" if v is None or pd.isna(v) else str(int(v)) if float(v) == int(v) else str(v)
+
+
 def problems(df: pd.DataFrame, methods=None) -> list:
-    """One line per failed or missing job."""
+    """One line per failed or missing job: status, method, block, seed and the error's first line."""
     bad = df[df["status"] != "ok"]
     if methods is not None:
         bad = bad[bad["method"].isin(methods)]
     lines = []
     for _, r in bad.iterrows():
-        first = str(r.get("error") or "").strip().splitlines()[:1]
-        lines.append(f"{r['status']}: method={r['method']} block={r['block']} seed={r['seed']}"
+        err = r.get("error")
+        first = str(err).strip().splitlines()[:1] if err is not None and not pd.isna(err) else []
+        lines.append(f"{r['status']}: method={r['method']} block={_int(r['block'])} seed={_int(r['seed'])}"
                      + (f" — {first[0]}" if first else ""))
     return lines
 
 
+def _steps(values) -> str:
+    steps = sorted({int(s) for s in _finite(values)})
+    return " / ".join(f"{s:,}" for s in steps) or "—"
+
+
 def table1(df: pd.DataFrame):
-    """Paper 000, Table 1, ours beside the paper's. Returns (markdown, latex)."""
-    methods = [m for m in ("meanvar", "meankl") if m in set(df["method"])]
+    """Paper 000, Table 1 (test error %, mean ± s.e. over ok seeds), the paper's numbers beside ours.
+
+    Returns (markdown, latex); both end with the failed/missing jobs, if any.
+    """
+    methods = list(LABELS)
     ok = df[(df["status"] == "ok") & df["method"].isin(methods)]
     blocks = sorted(int(b) for b in df[df["method"].isin(methods)]["block"].dropna().unique())
-    max_n = ok.groupby(["method", "block"]).size().max() if len(ok) else 0
-    md = ["| Block Size | Ratio | " + " | ".join(f"{LABELS[m]} (ours)" for m in methods)
-          + " | " + " | ".join(f"{LABELS[m]} (paper)" for m in methods) + " |",
-          "|" + "---|" * (2 + 2 * len(methods))]
-    tex_rows = []
+    counts = {(m, b): len(_finite(ok[(ok["method"] == m) & (ok["block"] == b)]["test_error"]))
+              for m in methods for b in blocks}
+    max_n = max(counts.values(), default=0)
+    head = ["Block Size", "Ratio", *LABELS.values(), *(f"Paper {LABELS[m]}" for m in methods)]
+    rows = []
     for b in blocks:
         cells = ok[ok["block"] == b]
-        ratio = cells["ratio_paper"].dropna()
-        rfile = cells["ratio_file"].dropna()
+        ratio, rfile = _finite(cells.get("ratio_paper", [])), _finite(cells.get("ratio_file", []))
         ratio_txt = f"{ratio.mean():.0f}×" if len(ratio) else "—"
         if len(rfile):
             ratio_txt += f" (file {rfile.mean():.0f}×)"
-        ours, ours_tex = [], []
+        ours = []
         for m in methods:
-            mean, se, n = mean_se(cells[cells["method"] == m]["test_error"])
-            note = f" (n={n})" if 0 < n < max_n else ""
-            ours.append(fmt(mean, se) + note)
-            ours_tex.append(fmt(mean, se, unit=r"\,\%").replace("±", r"$\pm$") + note)
+            n = counts[(m, b)]
+            text = fmt(*mean_se(cells[cells["method"] == m]["test_error"]))
+            ours.append(text + (f" (n={n})" if 0 < n < max_n else ""))
         paper = [fmt(*PAPER_TABLE1[b][m]) if b in PAPER_TABLE1 else "—" for m in methods]
-        md.append(f"| {b} | {ratio_txt} | " + " | ".join(ours) + " | " + " | ".join(paper) + " |")
-        ratio_tex = ratio_txt.replace("×", r"$\times$")
-        tex_rows.append(f"{b} & {ratio_tex} & " + " & ".join(ours_tex) + r" \\")
-    steps = [str(int(ok[ok["method"] == m]["train_steps"].max())) if len(ok[ok["method"] == m]) else "—"
-             for m in methods]
-    md.append("| Optimizer iterations | | " + " | ".join(f"{int(s):,}" if s != "—" else s for s in steps)
-              + " | " + " | ".join(f"{PAPER_ITERATIONS[m]:,}" for m in methods) + " |")
+        rows.append([str(b), ratio_txt, *ours, *paper])
+    rows.append(["Optimizer iterations", "", *(_steps(ok[ok["method"] == m].get("train_steps", [])) for m in methods),
+                 *(f"{PAPER_ITERATIONS[m]:,}" for m in methods)])
     issues = problems(df, methods)
+    caption = "Test error (%), mean ± s.e. over seeds; (n=…) marks cells with fewer seeds than the others."
+
+    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    md += ["| " + " | ".join(r) + " |" for r in rows]
+    md += ["", caption]
     if issues:
-        md += ["", "Failed or missing jobs:", *[f"- {line}" for line in issues]]
-    cols = "r" + "r" + "c" * len(methods)
-    tex = [r"\begin{tabular}{" + cols + "}", r"\toprule",
-           "Block size & Ratio & " + " & ".join(LABELS[m] for m in methods) + r" \\", r"\midrule",
-           *tex_rows, r"\midrule", "Optimizer iterations & & " + " & ".join(steps) + r" \\",
-           r"\bottomrule", r"\end{tabular}"]
+        md += ["", f"Note: {len(issues)} failed or missing job(s):", *(f"- {line}" for line in issues)]
+
+    tex = [r"\begin{tabular}{rl" + "c" * (len(head) - 2) + "}", r"\toprule",
+           " & ".join(head) + r" \\", r"\midrule"]
+    tex += [" & ".join(_tex(c) for c in r) + r" \\" for r in rows[:-1]]
+    tex += [r"\midrule", " & ".join(_tex(c) for c in rows[-1]) + r" \\", r"\bottomrule", r"\end{tabular}"]
+    if issues:
+        tex += ["", r"\par\noindent\footnotesize Failed or missing jobs: "
+                + "; ".join(_tex_escape(line) for line in issues) + "."]
     return "\n".join(md) + "\n", "\n".join(tex) + "\n"
 
 
@@ -99,7 +132,7 @@ def pruning_table(curves: dict, at=(0.3, 0.5, 0.7, 0.9)):
         for f in at:
             i = int(np.argmin(np.abs(np.asarray(fractions) - f)))
             on_grid = abs(fractions[i] - f) < 1e-9
-            cells.append(fmt(*mean_se([r[i] for r in runs])[:2]) if on_grid else "—")
+            cells.append(fmt(*mean_se([r[i] for r in runs])) if on_grid else "—")
         md.append(f"| {LABELS.get(method, method)} | {strategy} | " + " | ".join(cells) + " |")
         tex.append(f"{LABELS.get(method, method)} & {strategy} & "
                    + " & ".join(c.replace("±", r"$\pm$").replace("%", r"\%") for c in cells) + r" \\")

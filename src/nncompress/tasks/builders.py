@@ -9,11 +9,17 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
+import torch
+from torch import nn
+
+from nncompress.errors import UserError
 from nncompress.methods.baseline import BaselineModule
+from nncompress.methods.bayes import BayesCompressModule
 from nncompress.methods.miracle import MiracleModule
 from nncompress.models.coded import ArchSpec, CodedNetwork
+from nncompress.models.lenet import ARCHITECTURES
 
-METHOD_FAMILIES = ("baseline", "miracle")
+METHOD_FAMILIES = ("baseline", "miracle", "bayes")
 
 
 def build_datamodule(cfg: DictConfig):
@@ -24,12 +30,36 @@ def build_datamodule(cfg: DictConfig):
 
 def build_spec(cfg: DictConfig, dm) -> ArchSpec:
     c, h, _ = dm.input_shape
-    hashing = OmegaConf.to_container(cfg.model.get("hashing") or {}, resolve=True)
+    raw = cfg.model.get("hashing")
+    hashing = OmegaConf.to_container(raw, resolve=True) if raw is not None else {}
     return ArchSpec(cfg.model.name, hashing, int(c), int(dm.num_classes), int(h), int(cfg.model.hash_seed))
 
 
-def build_method(cfg: DictConfig, network: CodedNetwork):
+def load_baseline_into(net: nn.Module, path, spec: ArchSpec) -> None:
+    """Initialise a plain architecture from a `method=baseline` run (its dir or a checkpoint)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+    if not path.exists():
+        raise UserError(f"init_from: no checkpoint at {path} (train one with method=baseline coding=none)")
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    if "weights" not in state:
+        raise UserError(f"init_from: {path} is not a method=baseline checkpoint")
+    coded = CodedNetwork(spec)
+    if state["weights"].numel() != coded.n_coded:
+        raise UserError(f"init_from: {path} holds {state['weights'].numel()} weights, model {spec.name} needs {coded.n_coded}")
+    net.load_state_dict({k: v.detach() for k, v in coded.expand(state["weights"]).items()})
+
+
+def build_method(cfg: DictConfig, network: CodedNetwork, n_train: int = 0):
     m = cfg.method
+    if m.family == "bayes":
+        net = ARCHITECTURES[network.spec.name](network.spec.in_channels, network.spec.num_classes,
+                                               network.spec.image_size)
+        if cfg.get("init_from"):
+            load_baseline_into(net, cfg.init_from, network.spec)
+        kwargs = OmegaConf.to_container(m.module, resolve=True)
+        return BayesCompressModule(net, n_train=n_train, mode=m.mode, **kwargs)
     if m.family == "baseline":
         return BaselineModule(network, lr=m.lr, weight_decay=m.weight_decay)
     if m.family == "miracle":

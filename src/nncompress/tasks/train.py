@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from nncompress.coding.container import read_container, write_container
 from nncompress.coding.encoder import MRCConfig, MRCEncoder
 from nncompress.coding.mrc import MRCPayload, decode_weights, weights_sha256
+from nncompress.errors import UserError
 from nncompress.methods.base import test_error
 from nncompress.models.coded import CodedNetwork
 from nncompress.tasks.builders import build_datamodule, build_loggers, build_method, build_spec, build_trainer
@@ -69,10 +70,13 @@ def mrc_config(cfg: DictConfig) -> MRCConfig:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     start = time.perf_counter()
+    if cfg.coding.name == "mrc" and cfg.method.family != "miracle":  # fail before training, not after
+        raise UserError(f"coding=mrc codes MIRACLE posteriors (method=meanvar|meankl); "
+                        f"add coding=none to train method={cfg.method.name}")
     L.seed_everything(int(cfg.seed), verbose=False)
     dm = build_datamodule(cfg)
     network = CodedNetwork(build_spec(cfg, dm))
-    module = build_method(cfg, network)
+    module = build_method(cfg, network, n_train=len(dm.x_train))
     loggers = build_loggers(cfg, run_dir)
     state_path = run_dir / "coding_state.pt"
     record = {"task": "train", "method": cfg.method.name, "model": cfg.model.name, "dataset": cfg.dataset.name,
@@ -88,16 +92,17 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     module.eval()
     record["train_seconds"] = time.perf_counter() - start
     test_loader = dm.test_dataloader()
-    err_uncompressed = test_error(network.to(dm.device), module.eval_weights(), test_loader)
+    network.to(dm.device)
+    err_uncompressed = test_error(module.predict, None, test_loader)
     record["test_error_uncompressed"] = err_uncompressed
     record["test_error"] = err_uncompressed
     step = int(cfg.method.train_steps)
 
+    if cfg.method.family == "bayes":
+        record["nonzero_fraction"] = module.nonzero_fraction()
     if cfg.coding.name == "mrc" and cfg.method.family == "miracle":
         record.update(_code(cfg, run_dir, module, network, dm, loggers, state_path, step))
         record["test_error"] = record["test_error_compressed"]
-    elif cfg.coding.name != "none":
-        raise ValueError(f"coding={cfg.coding.name} does not apply to method={cfg.method.name}")
 
     _log_metrics(loggers, {"test/error_uncompressed": err_uncompressed, "test/error": record["test_error"]},
                  step=step + 1)

@@ -1,0 +1,50 @@
+"""Paper 001 methods through run.py: baseline pretraining, then VD / SWS / VD+SWS from it."""
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+COMMON = ["dataset=synthetic", "model=lenet300_100", "coding=none", "scale=quick", "trainer.progress_bar=false",
+          "dataset.device=cpu"]
+
+
+def _run(args):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path(tempfile.gettempdir()) / "nncompress-test-home")}
+    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    out = tmp_path_factory.mktemp("baseline")
+    proc = _run([*COMMON, "method=baseline", "method.steps.quick=60", f"hydra.run.dir={out}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.parametrize("method", ["vd", "sws", "vd_sws"])
+def test_method_from_baseline(baseline, method, tmp_path):
+    base_dir, base = baseline
+    phases = ["method.phases.quick=10"] if method == "vd_sws" else []
+    proc = _run([*COMMON, f"method={method}", "method.steps.quick=20", *phases,
+                 f"init_from={base_dir}", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads((tmp_path / "results.json").read_text())
+    assert 0.0 <= r["nonzero_fraction"] <= 1.0
+    # Started from the baseline: 20 steps at the paper's small learning rates keep its accuracy.
+    assert r["test_error"] <= base["test_error"] + 10.0
+
+
+def test_mrc_on_a_non_miracle_method_fails_before_training(tmp_path):
+    proc = _run(["dataset=synthetic", "method=vd", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 1 and "coding=none" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_init_from_missing_checkpoint(tmp_path):
+    proc = _run([*COMMON, "method=vd", f"init_from={tmp_path / 'nope'}", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 1 and "init_from" in proc.stderr
