@@ -86,3 +86,17 @@ def test_prune_curve_task(coded_run, real_data_dir):
         assert acc[0] == pytest.approx(100.0 - r["test_error_compressed"])  # nothing pruned
         assert acc[-1] == pytest.approx(9.8)  # all zero: constant logits pick class 0 (980 of 10,000)
     assert len(curves["random"]["accuracy_repeats"]) == 2
+
+
+def test_paused_coding_resumes_to_the_identical_file(coded_run, real_data_dir, tmp_path):
+    """A run stopped mid-coding and started again with the same run dir writes the same bytes."""
+    out, r = coded_run
+    args = ["method=meankl", "block=30", "scale=quick", "method.steps.quick=60", "coding.candidates_log2=8",
+            "coding.finetune_steps=0", "coding.progress=false", "trainer.progress_bar=false",
+            f"hydra.run.dir={tmp_path}"]
+    first = _run([*args, "coding.stop_after=300"], real_data_dir)
+    assert first.returncode == 0 and "paused after block 300" in first.stdout
+    assert not (tmp_path / "model.mrc").exists() and (tmp_path / "coding_state.pt").exists()
+    second = _run(args, real_data_dir)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert (tmp_path / "model.mrc").read_bytes() == (out / "model.mrc").read_bytes()

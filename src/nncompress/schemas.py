@@ -21,6 +21,7 @@ class MRCCodingSchema:
     selection: str = "sample"
     finetune_steps: int = 100
     checkpoint_seconds: float = 30.0
+    stop_after: Optional[int] = None
     progress: bool = True
 
 

@@ -33,6 +33,7 @@ class MRCConfig:
     batch_size: int = 200
     lr: float = 1e-3
     checkpoint_seconds: float = 30.0  # save the resumable state at most this often; 0: every block
+    stop_after: int | None = None  # code at most this many blocks in this process, then pause
 
     @property
     def n_candidates(self) -> int:
@@ -40,6 +41,10 @@ class MRCConfig:
         if not 0 < log2 <= self.bits_per_block:
             raise ValueError(f"candidates_log2 must be in 1..bits_per_block ({self.bits_per_block}), got {log2}")
         return 1 << log2
+
+
+class CodingPaused(Exception):
+    """Raised after `stop_after` blocks: the state is saved and the same command resumes."""
 
 
 class MRCEncoder:
@@ -55,7 +60,9 @@ class MRCEncoder:
     # -- state --------------------------------------------------------------------------
     def fingerprint(self) -> str:
         rho = self.m.prior.rho().detach().cpu().numpy().tobytes()
-        desc = json.dumps({"cfg": asdict(self.cfg), "seed": self.seed, "kind": self.m.kind,
+        # Only what changes the result: when to save or pause does not.
+        cfg = {k: v for k, v in asdict(self.cfg).items() if k not in ("checkpoint_seconds", "stop_after")}
+        desc = json.dumps({"cfg": cfg, "seed": self.seed, "kind": self.m.kind,
                            "n": self.m.network.n_coded, "bs": self.m.partition.block_size})
         return hashlib.sha256(desc.encode() + rho).hexdigest()
 
@@ -132,13 +139,17 @@ class MRCEncoder:
             t0 = time.perf_counter()
             self.finetune(b)
             self.stats["finetune_seconds"] += time.perf_counter() - t0
-            if time.monotonic() - last_save >= self.cfg.checkpoint_seconds or b + 1 == nb:
+            paused = self.cfg.stop_after is not None and b + 1 - start >= self.cfg.stop_after and b + 1 < nb
+            if time.monotonic() - last_save >= self.cfg.checkpoint_seconds or b + 1 == nb or paused:
                 self._save(b + 1)
                 last_save = time.monotonic()
             bar.set_postfix(kl_bits=f"{kl_bits:.1f}", log_ratio=f"{found.log_ratio:.1f}")
             if self.on_block is not None:
                 self.on_block(b, {"coding/block": b, "coding/kl_bits": kl_bits,
                                   "coding/log_ratio_bits": found.log_ratio / LN2})
+            if paused:
+                bar.close()
+                raise CodingPaused(f"coding paused after block {b + 1} of {nb}")
         bar.close()
         m.eval()
         return MRCPayload(m.network.spec, self.seed, m.partition.block_size, self.cfg.bits_per_block,

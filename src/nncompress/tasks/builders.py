@@ -89,4 +89,4 @@ def build_trainer(cfg: DictConfig, run_dir: Path, loggers, has_val: bool) -> L.T
         check_val_every_n_epoch=None, val_check_interval=int(t.val_check_interval) if has_val else None,
         limit_val_batches=None if has_val else 0, num_sanity_val_steps=0,
         enable_progress_bar=bool(t.progress_bar), enable_model_summary=False,
-        default_root_dir=str(run_dir), precision=t.precision)
+        default_root_dir=str(run_dir), precision=t.precision, deterministic=t.deterministic)

@@ -12,7 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from nncompress.coding.container import read_container, write_container
-from nncompress.coding.encoder import MRCConfig, MRCEncoder
+from nncompress.coding.encoder import CodingPaused, MRCConfig, MRCEncoder
 from nncompress.coding.mrc import MRCPayload, decode_weights, weights_sha256
 from nncompress.errors import UserError
 from nncompress.methods.base import test_error
@@ -65,7 +65,8 @@ def mrc_config(cfg: DictConfig) -> MRCConfig:
     return MRCConfig(bits_per_block=int(c.bits_per_block), candidates_log2=c.candidates_log2,
                      chunk_log2=int(c.chunk_log2), selection=c.selection,
                      finetune_steps=int(c.finetune_steps), batch_size=int(cfg.dataset.batch_size),
-                     lr=float(cfg.method.lr), checkpoint_seconds=float(c.checkpoint_seconds))
+                     lr=float(cfg.method.lr), checkpoint_seconds=float(c.checkpoint_seconds),
+                     stop_after=c.stop_after)
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -101,7 +102,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     if cfg.method.family == "bayes":
         record["nonzero_fraction"] = module.nonzero_fraction()
     if cfg.coding.name == "mrc" and cfg.method.family == "miracle":
-        record.update(_code(cfg, run_dir, module, network, dm, loggers, state_path, step))
+        try:
+            record.update(_code(cfg, run_dir, module, network, dm, loggers, state_path, step))
+        except CodingPaused as exc:
+            print(f"{exc}; state saved in {state_path}. Resume with the same command and hydra.run.dir={run_dir}")
+            return {"status": "paused", "test_error": None}
         record["test_error"] = record["test_error_compressed"]
 
     _log_metrics(loggers, {"test/error_uncompressed": err_uncompressed, "test/error": record["test_error"]},
