@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	@# torch first, and only when none is importable: an unpinned resolve pulls GBs of CUDA wheels.
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,sweeps]"
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv and install torch + the project

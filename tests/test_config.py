@@ -56,3 +56,10 @@ def test_typos_fail_early():
         _compose(["coding.finetune_steps=ten"])  # wrong type, caught by the schema
     with pytest.raises(ConfigCompositionException, match="meankl"):
         _compose(["method=mean_kl"])  # unknown option: Hydra lists the available ones
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_slurm"])
+def test_launchers_compose(launcher):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="extra [sweeps] not installed")
+    cfg = _compose(["experiment=mkl_table1", f"hydra/launcher={launcher}"])
+    assert launcher.split("_")[0] in cfg.hydra.launcher._target_.lower()
