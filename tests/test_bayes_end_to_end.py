@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-COMMON = ["dataset=synthetic", "model=lenet300_100", "coding=none", "scale=quick", "trainer.progress_bar=false",
+COMMON = ["dataset=synthetic", "model=lenet300_100", "scale=quick", "trainer.progress_bar=false",
           "dataset.device=cpu"]
 
 
@@ -22,7 +22,7 @@ def _run(args):
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline")
-    proc = _run([*COMMON, "method=baseline", "method.steps.quick=60", f"hydra.run.dir={out}"])
+    proc = _run([*COMMON, "method=baseline", "coding=none", "method.steps.quick=60", f"hydra.run.dir={out}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "results.json").read_text())
 
@@ -31,20 +31,26 @@ def baseline(tmp_path_factory):
 def test_method_from_baseline(baseline, method, tmp_path):
     base_dir, base = baseline
     phases = ["method.phases.quick=10"] if method == "vd_sws" else []
-    proc = _run([*COMMON, f"method={method}", "method.steps.quick=20", *phases,
+    proc = _run([*COMMON, f"method={method}", "method.steps.quick=20", *phases, "coding=csr_huffman",
                  f"init_from={base_dir}", f"hydra.run.dir={tmp_path}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads((tmp_path / "results.json").read_text())
     assert 0.0 <= r["nonzero_fraction"] <= 1.0
     # Started from the baseline: 20 steps at the paper's small learning rates keep its accuracy.
-    assert r["test_error"] <= base["test_error"] + 10.0
+    assert r["test_error_uncompressed"] <= base["test_error"] + 10.0
+    assert r["compressed_bytes"] == (tmp_path / "model.nnc").stat().st_size
+    assert r["ratio_file"] == pytest.approx(32 * 266610 / (8 * r["compressed_bytes"]))
+    dec = _run(["dataset=synthetic", "dataset.device=cpu", "task=decode", f"file={tmp_path / 'model.nnc'}",
+                f"hydra.run.dir={tmp_path / 'decode'}"])
+    assert dec.returncode == 0, dec.stderr[-3000:]
+    assert json.loads((tmp_path / "decode" / "decode.json").read_text())["test_error"] == r["test_error_compressed"]
 
 
 def test_mrc_on_a_non_miracle_method_fails_before_training(tmp_path):
     proc = _run(["dataset=synthetic", "method=vd", f"hydra.run.dir={tmp_path}"])
-    assert proc.returncode == 1 and "coding=none" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "coding=csr_huffman" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_init_from_missing_checkpoint(tmp_path):
-    proc = _run([*COMMON, "method=vd", f"init_from={tmp_path / 'nope'}", f"hydra.run.dir={tmp_path}"])
+    proc = _run([*COMMON, "method=vd", "coding=none", f"init_from={tmp_path / 'nope'}", f"hydra.run.dir={tmp_path}"])
     assert proc.returncode == 1 and "init_from" in proc.stderr

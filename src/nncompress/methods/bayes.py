@@ -18,6 +18,7 @@ from torch import nn
 from nncompress.layers.vd import to_variational, vd_layers
 from nncompress.methods.base import ClassifierModule
 from nncompress.priors.mixture import GaussianMixturePrior
+from nncompress.quantization.cluster import assign, kmeans_1d
 
 MODES = ("vd", "sws", "vd_sws")
 
@@ -60,6 +61,37 @@ class BayesCompressModule(ClassifierModule):
             return float(kept.float().mean())
         _, idx = self.mixture.quantise(self.weights())
         return float((idx != 0).float().mean())
+
+    @torch.no_grad()
+    def quantised(self, vd_clusters: int = 64, drop_rate: float = 0.95):
+        """(codebook indices per layer, biases per layer, codebook with 0.0 first).
+
+        VD weights with dropout rate sigma^2 / (theta^2 + sigma^2) >= drop_rate are zeroed
+        (paper 001, B.1); the rest are clustered: into `vd_clusters` k-means centres for VD
+        alone, to their most responsible mixture component for SWS and VD+SWS."""
+        layers = [m for m in self.net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))] if self.mode == "sws" \
+            else vd_layers(self.net)
+        weights = [w.detach().clone() for w in self.weight_tensors()]
+        if self.mode != "sws":
+            for w, m in zip(weights, layers):
+                var = m.log_sigma2.exp()
+                w[var / (m.theta**2 + var) >= drop_rate] = 0.0
+        flat = torch.cat([w.flatten() for w in weights])
+        if self.mode == "vd":
+            centres = kmeans_1d(flat[flat != 0], vd_clusters)
+            codebook = torch.cat([centres.new_zeros(1), centres[centres != 0]])
+            indices = [torch.where(w == 0, 0, assign(w, codebook)) for w in weights]
+        else:
+            means, _, _ = self.mixture.components()
+            _, comp = self.mixture.quantise(flat)
+            comp = torch.where(flat == 0, 0, comp)
+            codebook = means.detach().clone()
+            indices, start = [], 0
+            for w in weights:
+                indices.append(comp[start : start + w.numel()].reshape(w.shape))
+                start += w.numel()
+        biases = [m.bias.detach().clone() for m in layers]
+        return indices, biases, codebook.float()
 
     def predict(self, x):
         return self.net(x)

@@ -11,13 +11,14 @@ class LeNet5Caffe(nn.Module):
 
     layer_names = ("conv1", "conv2", "fc1", "fc2")
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, widths=(20, 50, 500)):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 20, 5)
-        self.conv2 = nn.Conv2d(20, 50, 5)
-        side = ((image_size - 4) // 2 - 4) // 2
-        self.fc1 = nn.Linear(50 * side * side, 500)
-        self.fc2 = nn.Linear(500, num_classes)
+        c1, c2, f1 = widths  # narrower after structured pruning (compressed files)
+        self.conv1 = nn.Conv2d(in_channels, c1, 5)
+        self.conv2 = nn.Conv2d(c1, c2, 5)
+        self.side = ((image_size - 4) // 2 - 4) // 2
+        self.fc1 = nn.Linear(c2 * self.side * self.side, f1)
+        self.fc2 = nn.Linear(f1, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
@@ -31,11 +32,12 @@ class LeNet300100(nn.Module):
 
     layer_names = ("fc1", "fc2", "fc3")
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, widths=(300, 100)):
         super().__init__()
-        self.fc1 = nn.Linear(in_channels * image_size * image_size, 300)
-        self.fc2 = nn.Linear(300, 100)
-        self.fc3 = nn.Linear(100, num_classes)
+        h1, h2 = widths
+        self.fc1 = nn.Linear(in_channels * image_size * image_size, h1)
+        self.fc2 = nn.Linear(h1, h2)
+        self.fc3 = nn.Linear(h2, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.fc1(x.flatten(1)))

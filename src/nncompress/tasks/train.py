@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from nncompress.coding.container import read_container, write_container
+from nncompress.coding.deep_compression import CompressedNet, build_compressed
 from nncompress.coding.encoder import CodingPaused, MRCConfig, MRCEncoder
 from nncompress.coding.mrc import MRCPayload, decode_weights, weights_sha256
 from nncompress.errors import UserError
@@ -73,7 +74,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     start = time.perf_counter()
     if cfg.coding.name == "mrc" and cfg.method.family != "miracle":  # fail before training, not after
         raise UserError(f"coding=mrc codes MIRACLE posteriors (method=meanvar|meankl); "
-                        f"add coding=none to train method={cfg.method.name}")
+                        f"use coding=csr_huffman or coding=none with method={cfg.method.name}")
+    if cfg.coding.name == "csr_huffman" and cfg.method.family != "bayes":
+        raise UserError("coding=csr_huffman codes method=vd|sws|vd_sws; use coding=mrc or none")
     L.seed_everything(int(cfg.seed), verbose=False)
     dm = build_datamodule(cfg)
     network = CodedNetwork(build_spec(cfg, dm))
@@ -101,6 +104,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
     if cfg.method.family == "bayes":
         record["nonzero_fraction"] = module.nonzero_fraction()
+    if cfg.coding.name == "csr_huffman":
+        record.update(_code_deep(cfg, run_dir, module, network, dm))
+        record["test_error"] = record["test_error_compressed"]
     if cfg.coding.name == "mrc" and cfg.method.family == "miracle":
         try:
             record.update(_code(cfg, run_dir, module, network, dm, loggers, state_path, step))
@@ -117,6 +123,27 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     write_results(run_dir, record)
     log.info("test error %.2f %% (uncompressed %.2f %%)", record["test_error"], err_uncompressed)
     return record
+
+
+def _code_deep(cfg, run_dir, module, network, dm) -> dict:
+    """Quantise, remove empty units, write model.nnc (CSR + Huffman), evaluate what decodes."""
+    c = cfg.coding
+    indices, biases, codebook = module.quantised(vd_clusters=int(c.vd_clusters), drop_rate=float(c.drop_rate))
+    spec = network.spec
+    comp = build_compressed(spec.name, (spec.in_channels, spec.num_classes, spec.image_size), indices, biases,
+                            codebook, int(c.index_bits))
+    payload, bits = comp.to_bytes()
+    path = run_dir / "model.nnc"
+    nbytes = write_container(path, "csr_huffman", payload)
+    _, raw = read_container(path)
+    decoded = CompressedNet.from_bytes(raw).build().to(dm.device)
+    err = test_error(decoded, None, dm.test_dataloader())
+    counted = sum(bits[k] for k in ("values_bits", "index_bits", "row_ptr_bits", "codebook_bits", "bias_bits"))
+    nonzero = sum(int((i != 0).sum()) for i in comp.indices)
+    n_weights = sum(i.numel() for i in indices)
+    return {"test_error_compressed": err, "compressed_bytes": nbytes, "ratio_file": 32 * network.n_params / (8 * nbytes),
+            "ratio_paper": 32 * network.n_params / counted, "nonzero_fraction": nonzero / n_weights,
+            "unique_values": int(len(comp.codebook)), "widths": comp.widths(), **bits}
 
 
 def _code(cfg, run_dir, module, network, dm, loggers, state_path, step) -> dict:

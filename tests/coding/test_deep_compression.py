@@ -1,0 +1,67 @@
+"""Structured pruning is exact, and the Deep-Compression file decodes to the same network."""
+import torch
+
+from nncompress.coding.deep_compression import CompressedNet, build_compressed
+from nncompress.methods.bayes import BayesCompressModule
+from nncompress.models.lenet import LeNet5Caffe, LeNet300100
+from nncompress.pruning.structured import remove_empty_units
+from nncompress.quantization.cluster import assign, kmeans_1d
+
+
+def _sparse_lenet5(seed=0):
+    torch.manual_seed(seed)
+    net = LeNet5Caffe()
+    with torch.no_grad():
+        for m in (net.conv1, net.conv2, net.fc1, net.fc2):
+            m.weight.mul_(torch.rand_like(m.weight) < 0.3)
+        net.conv1.weight[3] = 0
+        net.conv1.bias[3] = 0  # dead channel: conv2 reads zeros from it
+        net.conv2.weight[:, 7] = 0  # conv1 channel 7 unused
+        net.fc1.weight[:, 16 * 9 : 16 * 10] = 0  # conv2 channel 9 unused by fc1
+        net.fc1.weight[11] = 0
+        net.fc1.bias[11] = 0
+        net.fc2.weight[:, 40] = 0
+    return net
+
+
+def test_removing_empty_units_is_exact():
+    net = _sparse_lenet5()
+    layers = [net.conv1, net.conv2, net.fc1, net.fc2]
+    w, b, kept = remove_empty_units([m.weight.detach() for m in layers], [m.bias.detach() for m in layers])
+    assert 3 not in kept[0].tolist() and 7 not in kept[0].tolist()
+    assert 9 not in kept[1].tolist() and 11 not in kept[2].tolist() and 40 not in kept[2].tolist()
+    small = LeNet5Caffe(widths=(w[0].shape[0], w[1].shape[0], w[2].shape[0]))
+    small.load_state_dict({f"{n}.{k}": t for n, ww, bb in zip(small.layer_names, w, b)
+                           for k, t in (("weight", ww), ("bias", bb))})
+    # Only exact zeros leave the sums; what remains is the float summation order (~1e-16 in double).
+    x = torch.randn(16, 1, 28, 28, dtype=torch.float64)
+    assert torch.allclose(small.double()(x), net.double()(x), rtol=0, atol=1e-13)
+
+
+def test_kmeans_and_assign():
+    v = torch.cat([torch.full((50,), -1.0), torch.full((30,), 0.5), torch.full((20,), 2.0)])
+    centres = kmeans_1d(v + 0.01 * torch.randn(100), 3)
+    assert torch.allclose(centres, torch.tensor([-1.0, 0.5, 2.0]), atol=0.01)
+    assert assign(torch.tensor([0.4, -0.9, 3.0]), centres).tolist() == [1, 0, 2]
+
+
+def test_file_round_trip_from_a_vd_sws_module():
+    torch.manual_seed(0)
+    module = BayesCompressModule(LeNet300100(), n_train=100, mode="vd_sws")
+    with torch.no_grad():  # make most weights noise so that they are dropped
+        for m in module.net.modules():
+            if hasattr(m, "log_sigma2"):
+                m.log_sigma2.copy_(torch.where(torch.rand_like(m.theta) < 0.9, torch.tensor(2.0), m.log_sigma2))
+    indices, biases, codebook = module.quantised()
+    comp = build_compressed("lenet300_100", (1, 10, 28), indices, biases, codebook, index_bits=5)
+    raw, bits = comp.to_bytes()
+    assert 8 * len(raw) == sum(bits.values())
+    back = CompressedNet.from_bytes(raw)
+    assert back.widths() == comp.widths() and torch.equal(back.codebook, comp.codebook)
+    x = torch.randn(8, 1, 28, 28)
+    assert torch.equal(back.build()(x), comp.build()(x))
+    # The decoded network computes what the quantised full-size network computes.
+    full = LeNet300100()
+    full.load_state_dict({f"{n}.{k}": t for n, i, bb in zip(full.layer_names, indices, biases)
+                          for k, t in (("weight", codebook[i]), ("bias", bb))})
+    assert torch.allclose(back.build()(x), full(x), atol=1e-5)
