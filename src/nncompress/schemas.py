@@ -13,6 +13,8 @@ from hydra.core.config_store import ConfigStore
 
 @dataclass
 class MRCCodingSchema:
+    """Keys of coding=mrc (and, for coding=auto, those of csr_huffman too)."""
+
     name: str = "mrc"
     bits_per_block: int = 20
     block_size: int = 30
@@ -23,6 +25,9 @@ class MRCCodingSchema:
     checkpoint_seconds: float = 30.0
     stop_after: Optional[int] = None
     progress: bool = True
+    index_bits: Optional[int] = None
+    vd_clusters: int = 64
+    drop_rate: float = 0.95
 
 
 def register() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from nncompress.report.collect import collect
-from nncompress.report.figures import figure1, figure2, figure3, load_pruning
-from nncompress.report.tables import pruning_table, table1
+from nncompress.report.figures import figure1, figure2, figure3, figure_table2, load_pruning
+from nncompress.report.tables import TABLE2_METHODS, pruning_table, table1, table2
 
 
 class Report(NamedTuple):
@@ -38,6 +38,12 @@ def _figure3(df, out):
     return [*figure3(curves, out / "figure3"), _write(out, "figure3_table.md", md), _write(out, "figure3_table.tex", tex)]
 
 
+def _table2(df, out):
+    md, tex = table2(df)
+    print(md)
+    return [_write(out, "table2.md", md), _write(out, "table2.tex", tex)]
+
+
 MKL = ("meanvar", "meankl")
 # Register new tables and figures here.
 REPORTS = {
@@ -45,6 +51,8 @@ REPORTS = {
     "figure1": Report(MKL, lambda df, out: figure1(df, out / "figure1")),
     "figure2": Report(MKL, lambda df, out: figure2(df, out / "figure2")),
     "figure3": Report(MKL, _figure3),
+    "table2": Report(TABLE2_METHODS, _table2),
+    "figure_table2": Report(TABLE2_METHODS, lambda df, out: figure_table2(df, out / "table2_accuracy_vs_cr")),
 }
 
 

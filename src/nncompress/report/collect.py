@@ -10,7 +10,8 @@ import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # DataFrame column -> where it lives in the composed config.
-CONFIG_FIELDS = {"method": "method.name", "block": "block", "seed": "seed", "scale": "scale.name"}
+CONFIG_FIELDS = {"method": "method.name", "model": "model.name", "block": "block", "seed": "seed",
+                 "scale": "scale.name"}
 GRID_KEYS = ("method", "block", "seed")  # what identifies a job in Table-1 style sweeps
 NEVER_STARTED = "job never started (no directory)"
 

@@ -154,3 +154,26 @@ def figure3(curves: dict, out_stem) -> list:
     axes[0].set_ylabel("test accuracy (%)")
     fig.tight_layout()
     return _save(fig, out_stem)
+
+
+def figure_table2(df: pd.DataFrame, out_stem) -> list:
+    """Paper 001: test accuracy against compression ratio (log axis), one marker per method and model."""
+    from nncompress.report.tables import MODEL_LABELS, PAPER_TABLE2, TABLE2_LABELS, TABLE2_METHODS
+
+    ok = df[(df["status"] == "ok") & df["method"].isin(TABLE2_METHODS)]
+    if ok.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    markers = {"lenet300_100": "o", "lenet5": "s"}
+    for (model, method), rows in ok.groupby(["model", "method"]):
+        cr = rows["ratio_paper"].fillna(1.0).mean() if "ratio_paper" in rows else 1.0
+        ax.scatter(cr, (100 - rows["test_error"]).mean(), marker=markers.get(model, "x"), s=50,
+                   label=f"{MODEL_LABELS.get(model, model)} {TABLE2_LABELS[method]}")
+        pa, _, pc = PAPER_TABLE2.get(model, {}).get(method, (None, None, None))
+        if pa is not None:
+            ax.scatter(pc, pa, marker=markers.get(model, "x"), s=50, facecolors="none", edgecolors="grey")
+    ax.set(xscale="log", xlabel="compression ratio (log)", ylabel="test accuracy (%)",
+           title="Accuracy against compression (hollow: paper 001)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, out_stem)

@@ -138,3 +138,42 @@ def pruning_table(curves: dict, at=(0.3, 0.5, 0.7, 0.9)):
                    + " & ".join(c.replace("±", r"$\pm$").replace("%", r"\%") for c in cells) + r" \\")
     tex += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(md) + "\n", "\n".join(tex) + "\n"
+
+
+# Paper 001, Table 2: accuracy %, |W != 0| / |W| %, compression ratio.
+PAPER_TABLE2 = {
+    "lenet300_100": {"l2": (98.39, 100, 1), "sws": (98.16, 8.6, 34), "vd": (98.05, 1.6, 131), "vd_sws": (98.24, 1.5, 161)},
+    "lenet5": {"l2": (99.13, 100, 1), "sws": (99.01, 3.6, 84), "vd": (99.09, 0.7, 349), "vd_sws": (99.14, 0.5, 482)},
+}
+TABLE2_METHODS = ("l2", "sws", "vd", "vd_sws")
+TABLE2_LABELS = {"l2": "L2", "sws": "SWS", "vd": "VD", "vd_sws": "VD+SWS"}
+MODEL_LABELS = {"lenet300_100": "LeNet-300-100", "lenet5": "LeNet-5-Caffe"}
+
+
+def table2(df: pd.DataFrame):
+    """Paper 001, Table 2: accuracy, non-zero %, CR (paper accounting and file), ours beside the paper's."""
+    ok = df[(df["status"] == "ok") & df["method"].isin(TABLE2_METHODS)]
+    head = ("| Model | Method | Acc % | |W≠0|/|W| % | CR (paper acct.) | CR (file) "
+            "| paper Acc % | paper |W≠0|/|W| % | paper CR |")
+    md = [head, "|" + "---|" * 9]
+    tex = [r"\begin{tabular}{llrrrrrrr}", r"\toprule",
+           r"Model & Method & Acc\,\% & $|W\neq0|/|W|$\,\% & CR & CR (file) & \multicolumn{3}{c}{paper} \\",
+           r"\midrule"]
+    for model in [m for m in PAPER_TABLE2 if m in set(ok.get("model", []))]:
+        for method in TABLE2_METHODS:
+            rows = ok[(ok["model"] == model) & (ok["method"] == method)]
+            if rows.empty:
+                continue
+            acc = fmt(*mean_se(100.0 - rows["test_error"]), unit="")
+            nz = fmt(*mean_se(100.0 * rows["nonzero_fraction"].fillna(1.0)), unit="", digits=1)
+            cr = f"{rows['ratio_paper'].mean():.0f}" if "ratio_paper" in rows and rows["ratio_paper"].notna().any() else "1"
+            crf = f"{rows['ratio_file'].mean():.0f}" if "ratio_file" in rows and rows["ratio_file"].notna().any() else "—"
+            pa, pn, pc = PAPER_TABLE2[model][method]
+            cells = [MODEL_LABELS[model], TABLE2_LABELS[method], acc, nz, cr, crf, f"{pa:.2f}", f"{pn:g}", f"{pc:g}"]
+            md.append("| " + " | ".join(cells) + " |")
+            tex.append(" & ".join(_tex(c) for c in cells) + r" \\")
+    issues = problems(df, TABLE2_METHODS)
+    if issues:
+        md += ["", "Failed or missing jobs:", *[f"- {line}" for line in issues]]
+    tex += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(md) + "\n", "\n".join(tex) + "\n"

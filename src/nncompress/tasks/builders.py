@@ -51,13 +51,33 @@ def load_baseline_into(net: nn.Module, path, spec: ArchSpec) -> None:
     net.load_state_dict({k: v.detach() for k, v in coded.expand(state["weights"]).items()})
 
 
+def pretrain_baseline(cfg: DictConfig) -> Path:
+    """init_from=auto: the baseline run of this model, dataset, seed and scale, trained once into
+    paths.pretrained_dir and reused by every later job (run sweeps that share it sequentially)."""
+    from hydra import compose
+    from hydra.core.hydra_config import HydraConfig
+
+    from nncompress.tasks.train import train
+
+    run_dir = Path(cfg.paths.pretrained_dir) / f"{cfg.dataset.name}_{cfg.model.name}_{cfg.scale.name}_s{cfg.seed}"
+    if (run_dir / "results.json").exists():
+        return run_dir
+    keep = ("dataset", "model", "scale", "seed", "trainer", "paths")
+    overrides = [o for o in HydraConfig.get().overrides.task if o.lstrip("+~").split("=")[0].split(".")[0] in keep]
+    base = compose(config_name="config", overrides=[*overrides, "method=baseline", "coding=none", "logger=csv"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train(base, run_dir)
+    return run_dir
+
+
 def build_method(cfg: DictConfig, network: CodedNetwork, n_train: int = 0):
     m = cfg.method
     if m.family == "bayes":
         net = ARCHITECTURES[network.spec.name](network.spec.in_channels, network.spec.num_classes,
                                                network.spec.image_size)
         if cfg.get("init_from"):
-            load_baseline_into(net, cfg.init_from, network.spec)
+            source = pretrain_baseline(cfg) if cfg.init_from == "auto" else cfg.init_from
+            load_baseline_into(net, source, network.spec)
         kwargs = OmegaConf.to_container(m.module, resolve=True)
         return BayesCompressModule(net, n_train=n_train, mode=m.mode, **kwargs)
     if m.family == "baseline":

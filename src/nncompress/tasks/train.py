@@ -9,7 +9,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nncompress.coding.container import read_container, write_container
 from nncompress.coding.deep_compression import CompressedNet, build_compressed
@@ -70,8 +70,15 @@ def mrc_config(cfg: DictConfig) -> MRCConfig:
                      stop_after=c.stop_after)
 
 
+CODERS = {"miracle": "mrc", "bayes": "csr_huffman", "baseline": "none"}
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     start = time.perf_counter()
+    if cfg.coding.name == "auto":
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            cfg.coding.name = CODERS[cfg.method.family]
     if cfg.coding.name == "mrc" and cfg.method.family != "miracle":  # fail before training, not after
         raise UserError(f"coding=mrc codes MIRACLE posteriors (method=meanvar|meankl); "
                         f"use coding=csr_huffman or coding=none with method={cfg.method.name}")
