@@ -54,3 +54,19 @@ def test_mrc_on_a_non_miracle_method_fails_before_training(tmp_path):
 def test_init_from_missing_checkpoint(tmp_path):
     proc = _run([*COMMON, "method=vd", "coding=none", f"init_from={tmp_path / 'nope'}", f"hydra.run.dir={tmp_path}"])
     assert proc.returncode == 1 and "init_from" in proc.stderr
+
+
+def test_auto_chain_pretrains_once_and_picks_the_coder(tmp_path):
+    """init_from=auto trains the baseline into paths.pretrained_dir once; coding=auto writes model.nnc."""
+    pre = tmp_path / "pretrained"
+    stamps = []
+    for i in range(2):
+        proc = _run([*COMMON, "method=vd", "coding=auto", "init_from=auto", "method.steps.quick=10",
+                     f"paths.pretrained_dir={pre}", f"hydra.run.dir={tmp_path / f'run{i}'}"])
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert (tmp_path / f"run{i}" / "model.nnc").exists()
+        stamps.append([p.stat().st_mtime_ns for p in pre.rglob("results.json")])
+    assert stamps[0] == stamps[1]  # the second job reused the baseline instead of training it again
+    (base,) = list(pre.iterdir())
+    assert base.name == "synthetic_lenet300_100_quick_s0" and (base / "results.json").exists()
+    assert json.loads((base / "results.json").read_text())["method"] == "baseline"

@@ -20,6 +20,8 @@ def test_bitpack_rejects_overflow_and_short_input():
     with pytest.raises(ValueError):
         bitpack.pack([8], 3)
     with pytest.raises(ValueError):
+        bitpack.pack([-1], 3)  # a negative value must not wrap to the table's last entry
+    with pytest.raises(ValueError):
         bitpack.unpack(b"\x00", 20, 1)
 
 

@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from nncompress.coding import bitpack, huffman, varint
+from nncompress.coding import huffman, varint
 from nncompress.coding import csr as C
 
 
@@ -211,15 +211,6 @@ def test_csr_bits_breakdown():
         assert 0 <= b["index_bits_total"] - b["index_bits_raw"] < 8
         assert 0 <= b["values_bits"] - b["values_header_bits"] - b["values_payload_bits"] < 8
         assert b["index_bits_raw"] == bits * len(csr.gaps)
-
-
-def test_fast_pack_matches_bitpack():
-    rng = random.Random(5)
-    for width in (1, 3, 5, 8, 13, 20):
-        vals = [rng.randrange(2**width) for _ in range(rng.randint(0, 50))]
-        raw = C._pack(vals, width)
-        assert raw == bitpack.pack(vals, width)
-        assert C._unpack(raw, width, len(vals)) == vals
 
 
 def test_csr_rejects_bad_input():

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from nncompress.coding import huffman, varint
+from nncompress.coding import bitpack, huffman, varint
 
 _MAX_INDEX_BITS = 32
 
@@ -148,35 +148,6 @@ def from_relative_csr(csr: RelativeCSR) -> torch.Tensor:
     return out
 
 
-# Same byte format as nncompress.coding.bitpack, but linear time: bitpack grows one Python int
-# value by value, which is quadratic and takes seconds on a few hundred thousand gaps.
-def _pack(values: list, width: int) -> bytes:
-    if not values:
-        return b""
-    if width <= 16:
-        table = [format(i, f"0{width}b") for i in range(1 << width)]
-        try:
-            bits = "".join([table[v] for v in values])
-        except IndexError:
-            raise ValueError(f"a value does not fit in {width} bits") from None
-    else:
-        bits = "".join([format(v, f"0{width}b") for v in values])
-        if len(bits) != width * len(values):
-            raise ValueError(f"a value does not fit in {width} bits")
-    pad = -len(bits) % 8
-    return (int(bits, 2) << pad).to_bytes((len(bits) + pad) // 8, "big")
-
-
-def _unpack(raw: bytes, width: int, count: int) -> list:
-    nbits = width * count
-    nbytes = (nbits + 7) // 8
-    if len(raw) < nbytes:
-        raise ValueError(f"need {nbytes} bytes for {count} gaps of {width} bits, got {len(raw)}")
-    if count == 0:
-        return []
-    bits = format(int.from_bytes(raw[:nbytes], "big"), f"0{8 * nbytes}b")
-    return [int(bits[i:i + width], 2) for i in range(0, nbits, width)]
-
 
 def _parts(csr: RelativeCSR):
     """The serialized pieces: header, row_ptr deltas, packed gaps, Huffman-coded values."""
@@ -185,7 +156,7 @@ def _parts(csr: RelativeCSR):
     header = varint.encode(rows) + varint.encode(cols) + bytes([csr.index_bits])
     rp = csr.row_ptr
     row_ptr = b"".join(varint.encode(b - a) for a, b in zip(rp, rp[1:]))
-    gaps = _pack(csr.gaps, csr.index_bits)
+    gaps = bitpack.pack(csr.gaps, csr.index_bits)
     values = huffman.encode(csr.values)
     return header, row_ptr, gaps, values
 
@@ -216,7 +187,7 @@ def deserialize(raw: bytes, pos: int = 0):
         raise ValueError(f"CSR row pointers truncated: {exc}") from None
     n = row_ptr[-1]
     gap_bytes = (index_bits * n + 7) // 8
-    gaps = _unpack(raw[pos:pos + gap_bytes], index_bits, n)
+    gaps = bitpack.unpack(raw[pos:pos + gap_bytes], index_bits, n)
     if gap_bytes and raw[pos + gap_bytes - 1] & ((1 << (-index_bits * n % 8)) - 1):
         raise ValueError("CSR gap padding bits are not zero")
     pos += gap_bytes
