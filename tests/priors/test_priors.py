@@ -62,3 +62,35 @@ def test_quantise_picks_the_most_responsible_mean():
     prior = GaussianMixturePrior(torch.randn(100) * 0.1, n_components=3)
     values, idx = prior.quantise(torch.tensor([0.0, 1e-4]))
     assert values.tolist() == [0.0, 0.0] and idx.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("chunk", [7, 1000, 4096])
+def test_fused_mixture_nll_matches_autograd_of_the_density(chunk):
+    """neg_log_likelihood's value and hand-written gradients equal autograd through log_prob (float64)."""
+    torch.manual_seed(0)
+    w0 = torch.randn(2500, dtype=torch.float64) * 0.05
+    prior = GaussianMixturePrior(w0.float(), n_components=7).double()
+    with torch.no_grad():  # move the mixture off its symmetric initialisation
+        prior.means.add_(torch.randn(6, dtype=torch.float64) * 0.01)
+        prior.log_precisions.add_(torch.randn(7, dtype=torch.float64))
+        prior.log_mix.add_(torch.randn(6, dtype=torch.float64))
+    params = [prior.means, prior.log_precisions, prior.log_mix]
+
+    def grads(loss_fn):
+        w = w0.clone().requires_grad_()
+        loss = loss_fn(w)
+        return (loss.detach(), *torch.autograd.grad(loss, [w, *params]))
+
+    fused = grads(lambda w: prior.neg_log_likelihood(w, chunk=chunk))
+    direct = grads(lambda w: -prior.log_prob(w).sum())
+    for got, want in zip(fused, direct):
+        assert torch.allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_zero_component_hyperprior_of_its_own():
+    w = torch.randn(1000) * 0.05
+    prior = GaussianMixturePrior(w, n_components=5, gamma_alpha=250.0, gamma_beta=0.1,
+                                 gamma_alpha_zero=5000.0, gamma_beta_zero=2.0)
+    lam = prior.log_precisions.exp().detach().double().numpy()
+    direct = stats.gamma(a=5000, scale=1 / 2).logpdf(lam[0]) + stats.gamma(a=250, scale=1 / 0.1).logpdf(lam[1:]).sum()
+    assert prior.log_hyperprior().item() == pytest.approx(direct, rel=1e-6)

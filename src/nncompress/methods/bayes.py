@@ -26,7 +26,8 @@ MODES = ("vd", "sws", "vd_sws")
 class BayesCompressModule(ClassifierModule):
     def __init__(self, net: nn.Module, n_train: int, mode: str = "vd_sws", tau1: float = 1.0, tau2: float = 2e-2,
                  phase1_steps: int = 0, n_components: int = 17, pi_zero: float = 0.999,
-                 gamma_alpha: float = 1e5, gamma_beta: float = 10.0, log_sigma2_init: float = -10.0,
+                 gamma_alpha: float = 1e5, gamma_beta: float = 10.0, gamma_alpha_zero=None, gamma_beta_zero=None,
+                 log_sigma2_init: float = -10.0,
                  lr_theta: float = 5e-5, lr_log_sigma2: float = 1e-4, lr_means: float = 1e-4,
                  lr_log_precisions: float = 1e-4, lr_log_mix: float = 3e-3):
         super().__init__()
@@ -38,11 +39,12 @@ class BayesCompressModule(ClassifierModule):
         self.lrs = dict(theta=lr_theta, log_sigma2=lr_log_sigma2, means=lr_means,
                         log_precisions=lr_log_precisions, log_mix=lr_log_mix)
         self.net = to_variational(net, log_sigma2_init=log_sigma2_init) if mode != "sws" else net
+        self.mixture_kwargs = dict(n_components=n_components, pi_zero=pi_zero, gamma_alpha=gamma_alpha,
+                                   gamma_beta=gamma_beta, gamma_alpha_zero=gamma_alpha_zero,
+                                   gamma_beta_zero=gamma_beta_zero)
         self.mixture = None
         if mode != "vd":
-            self.mixture = GaussianMixturePrior(self.weights().detach(), n_components, pi_zero, gamma_alpha, gamma_beta)
-        self.mixture_kwargs = dict(n_components=n_components, pi_zero=pi_zero, gamma_alpha=gamma_alpha,
-                                   gamma_beta=gamma_beta)
+            self.mixture = GaussianMixturePrior(self.weights().detach(), **self.mixture_kwargs)
 
     # -- weights ------------------------------------------------------------------------
     def weight_tensors(self) -> list:
@@ -109,7 +111,7 @@ class BayesCompressModule(ClassifierModule):
             reg = reg + self.tau1 * terms["kl_vd"]
         tau2 = self.current_tau2()
         if self.mixture is not None and tau2:
-            terms["neg_log_gm"] = -self.mixture.log_prob(self.weights()).sum() - self.mixture.log_hyperprior()
+            terms["neg_log_gm"] = self.mixture.neg_log_likelihood(self.weights()) - self.mixture.log_hyperprior()
             reg = reg + tau2 * terms["neg_log_gm"]
         return ce + reg / self.n_train, terms
 
