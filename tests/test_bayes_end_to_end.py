@@ -70,3 +70,24 @@ def test_auto_chain_pretrains_once_and_picks_the_coder(tmp_path):
     (base,) = list(pre.iterdir())
     assert base.name == "synthetic_lenet300_100_quick_s0" and (base / "results.json").exists()
     assert json.loads((base / "results.json").read_text())["method"] == "baseline"
+
+
+def test_decode_a_whole_run_dir_checks_it_against_its_encoder(baseline, tmp_path):
+    base_dir, _ = baseline
+    job = tmp_path / "sweep" / "vd_job"
+    proc = _run([*COMMON, "method=vd", "method.steps.quick=20", "coding=csr_huffman", f"init_from={base_dir}",
+                 f"hydra.run.dir={job}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    decode = ["dataset=synthetic", "dataset.device=cpu", "task=decode", f"run={tmp_path / 'sweep'}"]
+    ok = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_ok'}"])
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    record = json.loads((tmp_path / "dec_ok" / "decode.json").read_text())
+    assert record["n_files"] == 1 and record["n_differ"] == 0
+    assert record["files"][0]["test_error"] == json.loads((job / "results.json").read_text())["test_error_compressed"]
+    # An encoder record that the file does not reproduce is reported, and the task fails.
+    results = json.loads((job / "results.json").read_text())
+    results["test_error_compressed"] += 1.0
+    (job / "results.json").write_text(json.dumps(results))
+    bad = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_bad'}"])
+    assert bad.returncode == 1 and "DIFFERS" in bad.stdout and bad.stderr.startswith("error: 1 of 1 decoded files")
+    assert _run([*decode[:-1], f"run={tmp_path / 'nothing'}"]).stderr.startswith("error: run=")

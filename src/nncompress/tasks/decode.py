@@ -1,29 +1,34 @@
-"""task=decode: rebuild a network from its compressed file alone and evaluate it."""
+"""task=decode: rebuild networks from their compressed files alone and evaluate them.
+
+    file=PATH   one model.mrc / model.nnc -> decode.json in this run's dir
+    run=DIR     every model.mrc / model.nnc under a run or sweep dir, each checked against the
+                test error (and weights digest) its encoder wrote beside it in results.json;
+                exits non-zero when any differs
+"""
 from __future__ import annotations
 
+import json
 import logging
 import struct
 from pathlib import Path
 
 import torch
-
 from omegaconf import DictConfig
 
 from nncompress.coding.container import ContainerError, read_container
-from nncompress.errors import UserError
 from nncompress.coding.deep_compression import CompressedNet
 from nncompress.coding.mrc import MRCPayload, decode_weights, weights_sha256
+from nncompress.errors import UserError
 from nncompress.methods.base import test_error
 from nncompress.tasks.builders import build_datamodule
 from nncompress.tasks.results import write_results
 
 log = logging.getLogger(__name__)
+ARTIFACTS = ("model.mrc", "model.nnc")
 
 
-def decode(cfg: DictConfig, run_dir: Path) -> dict:
-    if not cfg.get("file"):
-        raise UserError("task=decode needs file=PATH to a compressed model (e.g. outputs/.../model.mrc)")
-    path = Path(cfg.file).expanduser()
+def decode_file(path: Path, dm) -> dict:
+    """Decode one container and evaluate the rebuilt network on dm's test set."""
     kind, raw = read_container(path)
     try:
         if kind == "mrc":
@@ -35,12 +40,72 @@ def decode(cfg: DictConfig, run_dir: Path) -> dict:
             digest = weights_sha256(torch.cat([p.detach().flatten() for p in network.parameters()]))
     except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
         raise ContainerError(f"{path} passed its checksum but its payload is malformed: {exc}") from None
-    dm = build_datamodule(cfg)
     network.to(dm.device)
     err = test_error(network, None if weights is None else weights.to(dm.device), dm.test_dataloader())
-    record = {"task": "decode", "kind": kind, "file": str(path.resolve()), "test_error": err,
-              "weights_sha256": digest, "n_params_decoded": n_params,
-              "compressed_bytes": path.stat().st_size, "dataset": cfg.dataset.name}
+    return {"task": "decode", "kind": kind, "file": str(path.resolve()), "test_error": err,
+            "weights_sha256": digest, "n_params_decoded": n_params, "compressed_bytes": path.stat().st_size}
+
+
+def _artifacts(root: Path) -> list:
+    if not root.is_dir():
+        raise UserError(f"run={root}: not a directory (give a run dir or a sweep dir)")
+    found = sorted(p for name in ARTIFACTS for p in root.rglob(name))
+    if not found:
+        raise UserError(f"run={root}: no {' or '.join(ARTIFACTS)} below it")
+    return found
+
+
+def _check(record: dict, encoder: dict) -> list:
+    """What differs between a decode and the encoder's results.json (empty: it reproduces)."""
+    diffs = []
+    if encoder.get("test_error_compressed") != record["test_error"]:
+        diffs.append(f"test error {record['test_error']} % != encoder's {encoder.get('test_error_compressed')} %")
+    if encoder.get("weights_sha256") not in (None, record["weights_sha256"]):
+        diffs.append("weights sha256 differs from the encoder's")
+    if encoder.get("compressed_bytes") not in (None, record["compressed_bytes"]):
+        diffs.append("file size differs from the encoder's")
+    return diffs
+
+
+def decode_run(root: Path, dm, dataset: str) -> dict:
+    rows, bad = [], 0
+    for path in _artifacts(root):
+        results = path.parent / "results.json"
+        encoder = json.loads(results.read_text()) if results.exists() else {}
+        if encoder.get("dataset") not in (None, dataset):
+            raise UserError(f"{path} was trained on {encoder['dataset']}; decode it with dataset={encoder['dataset']}")
+        record = decode_file(path, dm)
+        record["encoder_test_error"] = encoder.get("test_error_compressed")
+        record["differences"] = _check(record, encoder) if encoder else ["no results.json beside it"]
+        bad += bool(record["differences"])
+        rows.append(record)
+        status = "ok" if not record["differences"] else "DIFFERS: " + "; ".join(record["differences"])
+        print(f"{path.relative_to(root)}: test error {record['test_error']:.2f} % "
+              f"(encoder {record['encoder_test_error']}) {status}")
+    return {"task": "decode", "run": str(root.resolve()), "dataset": dataset, "n_files": len(rows),
+            "n_differ": bad, "files": rows}
+
+
+def decode(cfg: DictConfig, run_dir: Path) -> dict:
+    if not cfg.get("file") and not cfg.get("run"):
+        raise UserError("task=decode needs file=PATH to a compressed model (e.g. outputs/.../model.mrc) "
+                        "or run=DIR to check every model file of a run or sweep")
+    if cfg.get("file"):
+        path = Path(cfg.file).expanduser()
+        read_container(path)  # a missing or corrupt file fails before the data set is loaded
+        dm = build_datamodule(cfg)
+        record = {**decode_file(path, dm), "dataset": cfg.dataset.name}
+        write_results(run_dir, record, name="decode.json")
+        print(f"decoded {path}: test error {record['test_error']:.2f} % on {cfg.dataset.name}; "
+              f"weights sha256 {record['weights_sha256'][:16]}…")
+        return record
+    root = Path(cfg.run).expanduser()
+    _artifacts(root)
+    dm = build_datamodule(cfg)
+    record = decode_run(root, dm, cfg.dataset.name)
     write_results(run_dir, record, name="decode.json")
-    print(f"decoded {path}: test error {err:.2f} % on {cfg.dataset.name}; weights sha256 {record['weights_sha256'][:16]}…")
+    print(f"{record['n_files']} files decoded, {record['n_differ']} differ from their encoder's results")
+    if record["n_differ"]:
+        raise UserError(f"{record['n_differ']} of {record['n_files']} decoded files do not reproduce their "
+                        f"encoder's results (details in {run_dir / 'decode.json'})")
     return record
