@@ -38,11 +38,44 @@ def test_removing_empty_units_is_exact():
     assert torch.allclose(small.double()(x), net.double()(x), rtol=0, atol=1e-13)
 
 
+def test_a_network_quantised_to_nothing_still_round_trips():
+    """All weights at the zero component (an SWS mixture before it has learned): one zero unit
+    per layer stays, and the decoded network outputs its last bias."""
+    torch.manual_seed(0)
+    net = LeNet5Caffe()
+    indices = [torch.zeros_like(m.weight, dtype=torch.int64) for m in (net.conv1, net.conv2, net.fc1, net.fc2)]
+    biases = [m.bias.detach() for m in (net.conv1, net.conv2, net.fc1, net.fc2)]
+    comp = build_compressed("lenet5", (1, 10, 28), indices, biases, torch.tensor([0.0, 0.5]), 8)
+    assert comp.widths() == [1, 1, 1, 10]
+    decoded = CompressedNet.from_bytes(comp.to_bytes()[0]).build()
+    out = decoded(torch.randn(3, 1, 28, 28))
+    assert torch.equal(out, net.fc2.bias.detach().expand(3, 10))
+
+
 def test_kmeans_and_assign():
     v = torch.cat([torch.full((50,), -1.0), torch.full((30,), 0.5), torch.full((20,), 2.0)])
     centres = kmeans_1d(v + 0.01 * torch.randn(100), 3)
     assert torch.allclose(centres, torch.tensor([-1.0, 0.5, 2.0]), atol=0.01)
     assert assign(torch.tensor([0.4, -0.9, 3.0]), centres).tolist() == [1, 0, 2]
+
+
+def test_kmeans_and_assign_equal_brute_force_lloyd():
+    """The binary-search assignment gives what comparing every value with every centre gives."""
+    g = torch.Generator().manual_seed(0)
+    v = torch.cat([torch.randn(3000, generator=g) * 0.02, torch.randn(200, generator=g) * 0.2])
+    x = v.double()
+    centres = torch.linspace(float(x.min()), float(x.max()), 16, dtype=torch.float64)
+    for _ in range(100):
+        idx = torch.argmin((x[:, None] - centres[None]).abs(), dim=1)
+        counts = torch.bincount(idx, minlength=16)
+        sums = torch.zeros(16, dtype=torch.float64).index_add(0, idx, x)
+        new = torch.where(counts > 0, sums / counts.clamp_min(1), centres).sort().values
+        if torch.equal(new, centres):
+            break
+        centres = new
+    assert torch.equal(kmeans_1d(v, 16), centres.float())
+    codebook = torch.randn(9, generator=g)  # unsorted
+    assert torch.equal(assign(v, codebook), torch.argmin((v[:, None] - codebook[None]).abs(), dim=1))
 
 
 def test_file_round_trip_from_a_vd_sws_module():

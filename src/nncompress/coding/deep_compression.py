@@ -59,7 +59,7 @@ class CompressedNet:
             b = struct.pack(f"<{len(bias)}f", *bias.tolist())
             body += b
             bits["bias_bits"] += 8 * len(b)
-            matrix = csr_mod.to_relative_csr(idx.reshape(idx.shape[0], -1), self.index_bits)
+            matrix = csr_mod.to_relative_csr(idx.flatten(1), self.index_bits)
             body += csr_mod.serialize(matrix)
             parts = csr_mod.csr_bits(matrix)
             bits["values_bits"] += parts["values_bits"]

@@ -3,7 +3,8 @@
 Unit j of layer i goes when its weights and bias are all zero (it emits ReLU(0) = 0, so it
 feeds nothing forward) or when the next layer reads nothing from it (all of its input
 columns there are zero). Removals expose new ones, so it repeats until nothing changes.
-The output layer's units (classes) are never removed. Only exact zeros leave the sums, so the
+The output layer's units (classes) are never removed, and every layer keeps at least one unit
+(a network pruned to nothing still decodes: it outputs its last bias). Only exact zeros leave the sums, so the
 outputs change by float summation order alone.
 """
 from __future__ import annotations
@@ -28,9 +29,11 @@ def remove_empty_units(weights: list, biases: list):
         for i in range(len(weights) - 1):
             w, b, nxt = weights[i], biases[i], weights[i + 1]
             n = w.shape[0]
-            dead_out = (w.reshape(n, -1) == 0).all(1) & (b == 0)
+            dead_out = (w.flatten(1) == 0).all(1) & (b == 0)
             unused = (_unit_view(nxt, n) == 0).all(2).all(0)
             keep = ~(dead_out | unused)
+            if not keep.any():  # a layer of width 0 cannot be built (conv); one zero unit stays
+                keep[0] = True
             if keep.all():
                 continue
             changed = True
