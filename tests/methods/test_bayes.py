@@ -48,3 +48,23 @@ def test_parameter_groups_use_table3_rates():
     assert lrs == sorted([5e-5, 1e-4, 1e-4, 1e-4, 3e-3])
     with pytest.raises(ValueError, match="unknown mode"):
         BayesCompressModule(LeNet300100(), n_train=1, mode="l0")
+
+
+@pytest.mark.parametrize("mode", ["vd", "sws", "vd_sws"])
+def test_quantised_net_evaluates_the_codebook_values(mode):
+    """The validation-time copy computes with exactly the weights the file would hold."""
+    torch.manual_seed(0)
+    m = BayesCompressModule(LeNet300100(), n_train=1000, mode=mode)
+    with torch.no_grad():
+        for layer in vd_layers(m.net):
+            layer.log_sigma2.uniform_(-12.0, 0.0)  # some weights past the drop threshold
+    x, _ = _batch()
+    indices, biases, codebook = m.quantised(vd_clusters=8)
+    h = x.flatten(1)
+    for i, (idx, b) in enumerate(zip(indices, biases)):
+        h = F.linear(h, codebook[idx], b)
+        h = F.relu(h) if i < len(indices) - 1 else h
+    assert torch.allclose(m.quantised_net(vd_clusters=8)(x), h, atol=1e-5)
+    net = m.quantised_net(vd_clusters=8)
+    used = torch.cat([p.flatten() for n, p in net.named_parameters() if n.endswith(("theta", "weight"))])
+    assert set(torch.unique(used).tolist()) <= set(codebook.tolist())

@@ -11,6 +11,8 @@ The mixture acts on the weights (not the biases), which is what the CSR/Huffman 
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,7 +29,7 @@ class BayesCompressModule(ClassifierModule):
     def __init__(self, net: nn.Module, n_train: int, mode: str = "vd_sws", tau1: float = 1.0, tau2: float = 2e-2,
                  phase1_steps: int = 0, n_components: int = 17, pi_zero: float = 0.999,
                  gamma_alpha: float = 1e5, gamma_beta: float = 10.0, gamma_alpha_zero=None, gamma_beta_zero=None,
-                 log_sigma2_init: float = -10.0,
+                 mixture_init: str = "table3", mixture_init_sigma: float = 0.25, log_sigma2_init: float = -10.0,
                  lr_theta: float = 5e-5, lr_log_sigma2: float = 1e-4, lr_means: float = 1e-4,
                  lr_log_precisions: float = 1e-4, lr_log_mix: float = 3e-3):
         super().__init__()
@@ -41,7 +43,7 @@ class BayesCompressModule(ClassifierModule):
         self.net = to_variational(net, log_sigma2_init=log_sigma2_init) if mode != "sws" else net
         self.mixture_kwargs = dict(n_components=n_components, pi_zero=pi_zero, gamma_alpha=gamma_alpha,
                                    gamma_beta=gamma_beta, gamma_alpha_zero=gamma_alpha_zero,
-                                   gamma_beta_zero=gamma_beta_zero)
+                                   gamma_beta_zero=gamma_beta_zero, init=mixture_init, init_sigma=mixture_init_sigma)
         self.mixture = None
         if mode != "vd":
             self.mixture = GaussianMixturePrior(self.weights().detach(), **self.mixture_kwargs)
@@ -97,6 +99,35 @@ class BayesCompressModule(ClassifierModule):
 
     def predict(self, x):
         return self.net(x)
+
+    @torch.no_grad()
+    def quantised_net(self, vd_clusters: int = 64, drop_rate: float = 0.95) -> nn.Module:
+        """A copy of the network evaluating the quantised weights the file would hold."""
+        indices, _, codebook = self.quantised(vd_clusters, drop_rate)
+        net = copy.deepcopy(self.net).eval()
+        layers = vd_layers(net) or [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        for layer, idx in zip(layers, indices):
+            values = codebook.to(idx.device)[idx]
+            if hasattr(layer, "theta"):
+                layer.theta.copy_(values)
+                layer.log_sigma2.fill_(-80.0)  # keep every weight: the zeros are in the values already
+            else:
+                layer.weight.copy_(values)
+        return net
+
+    # -- validation: how the quantised network is doing, for the dashboards ---------------
+    def on_validation_epoch_start(self):
+        self._val_quantised = self.quantised_net()
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        x, y = batch
+        err = (self._val_quantised(x).argmax(1) != y).float().mean() * 100.0
+        self.log("val/error_quantised", err, batch_size=len(y))
+
+    def on_validation_epoch_end(self):
+        self._val_quantised = None
+        self.log("val/nonzero_fraction", self.nonzero_fraction())
 
     def current_tau2(self) -> float:
         return 0.0 if self.global_step < self.phase1_steps else self.tau2
