@@ -19,21 +19,34 @@ import torch
 from torch import nn
 
 
+INITS = ("table3", "range")
+
+
 class GaussianMixturePrior(nn.Module):
     def __init__(self, weights: torch.Tensor, n_components: int = 17, pi_zero: float = 0.999,
                  gamma_alpha: float = 1e5, gamma_beta: float = 10.0, gamma_alpha_zero: Optional[float] = None,
-                 gamma_beta_zero: Optional[float] = None):
+                 gamma_beta_zero: Optional[float] = None, init: str = "table3", init_sigma: float = 0.25):
         super().__init__()
         if n_components < 2:
             raise ValueError("a mixture prior needs at least 2 components (one pinned at zero)")
+        if init not in INITS:
+            raise ValueError(f"unknown mixture init '{init}'; choose one of {INITS}")
         k = n_components
-        # Paper 001, Table 3: μ_k = k·Δμ, Δμ = 2·std(w)/K, k = −(K−1)/2 .. (K−1)/2 (k = 0 is the zero
-        # component); log λ_k = −2 log(0.9 Δμ); log π_k = log((1 − π0)/K) for k ≠ 0.
-        delta = 2.0 * float(weights.detach().std()) / k
-        grid = torch.arange(k, dtype=torch.float32) - (k - 1) / 2
-        nonzero = grid[grid != 0]
-        self.means = nn.Parameter(nonzero * delta)
-        self.log_precisions = nn.Parameter(torch.full((k,), -2.0 * math.log(0.9 * delta)))
+        w = weights.detach().float()
+        if init == "table3":
+            # Paper 001, Table 3: μ_k = k·Δμ, Δμ = 2·std(w)/K, k = −(K−1)/2 .. (K−1)/2 (k = 0 is the
+            # zero component); log λ_k = −2 log(0.9 Δμ); log π_k = log((1 − π0)/K) for k ≠ 0.
+            delta = 2.0 * float(w.std()) / k
+            grid = torch.arange(k, dtype=torch.float32) - (k - 1) / 2
+            means = grid[grid != 0] * delta
+            log_precision = -2.0 * math.log(0.9 * delta)
+        else:
+            # Ullrich et al. 2017: the K−1 free means evenly over the range of the pretrained
+            # weights, every component (the zero one too) as wide as init_sigma.
+            means = torch.linspace(float(w.min()), float(w.max()), k - 1)
+            log_precision = -2.0 * math.log(init_sigma)
+        self.means = nn.Parameter(means)
+        self.log_precisions = nn.Parameter(torch.full((k,), log_precision))
         self.log_mix = nn.Parameter(torch.full((k - 1,), math.log((1 - pi_zero) / k)))
         self.pi_zero = pi_zero
         # Gamma shape and rate per component; the zero component's default to the others'.
@@ -63,7 +76,7 @@ class GaussianMixturePrior(nn.Module):
         rest = torch.log_softmax(self.log_mix, 0) + math.log(1 - self.pi_zero)
         return torch.cat([rest.new_full((1,), math.log(self.pi_zero)), rest])
 
-    def neg_log_likelihood(self, w: torch.Tensor, chunk: int = 16384) -> torch.Tensor:
+    def neg_log_likelihood(self, w: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
         """Σ_i −log GM(w_i), differentiable in w and the mixture parameters (first order only)."""
         means = torch.cat([self.means.new_zeros(1), self.means])
         return _MixtureNLL.apply(w.reshape(-1), means, self.log_precisions, self.log_proportions(), chunk)
