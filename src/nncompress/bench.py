@@ -7,7 +7,10 @@
 2. training step of Mean-Var and Mean-KL as ratios to the deterministic LeNet-5 step, batch 200;
 3. coding LeNet-5 at block 30 (828 blocks, 2^20 candidates): search seconds per block measured
    on --blocks blocks and extrapolated (or all blocks with --full), fine-tuning (100 steps per
-   block) counted separately from the measured step time.
+   block) counted separately from the measured step time;
+4. mixture prior (paper 001) over LeNet-300-100's 266,200 weights, 17 components: the fused
+   NLL with its gradients against autograd through the per-weight log density, and the
+   VD / SWS / VD+SWS training steps of LeNet-300-100 as ratios to its deterministic step.
 """
 from __future__ import annotations
 
@@ -23,8 +26,11 @@ import torch.nn.functional as F
 
 from nncompress.coding.mrc import search_block
 from nncompress.methods.baseline import BaselineModule
+from nncompress.methods.bayes import BayesCompressModule
 from nncompress.methods.miracle import MiracleModule
 from nncompress.models.coded import ArchSpec, CodedNetwork
+from nncompress.models.lenet import LeNet300100
+from nncompress.priors.mixture import GaussianMixturePrior
 
 PAPER_LENET5 = ArchSpec("lenet5", {"conv2": 2, "fc1": 64})
 
@@ -128,6 +134,60 @@ def bench_coding(device, n_blocks_measured=16, full=False, finetune_steps=100, s
     return out
 
 
+def _interleaved(fns: dict, device, repeats=5, rounds=5) -> dict:
+    """Median seconds of each fn, timed in turn round after round (a drifting machine hits all alike)."""
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            times[k].append(_median_seconds(fn, repeats, device, warmup=1))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_mixture(device, batch=200) -> dict:
+    torch.manual_seed(0)
+    net = LeNet300100().to(device)
+    w = torch.cat([m.weight.detach().flatten() for m in net.modules() if isinstance(m, torch.nn.Linear)])
+    w.requires_grad_()
+    prior = GaussianMixturePrior(w.detach(), 17).to(device)
+
+    def fused():
+        w.grad = None
+        prior.zero_grad()
+        prior.neg_log_likelihood(w).backward()
+
+    def autograd():
+        w.grad = None
+        prior.zero_grad()
+        (-prior.log_prob(w).sum()).backward()
+
+    x = torch.randn(batch, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    fns = {"nll_fused": fused, "nll_autograd": autograd}
+    for mode in ("baseline", "vd", "sws", "vd_sws"):
+        if mode == "baseline":
+            m = LeNet300100().to(device)
+            o = torch.optim.Adam(m.parameters(), lr=1e-3)
+            loss_fn = lambda m=m: F.cross_entropy(m(x), y)  # noqa: E731
+        else:
+            m = BayesCompressModule(LeNet300100(), n_train=55000, mode=mode).to(device)
+            o = m.configure_optimizers()
+            loss_fn = lambda m=m: m.objective(x, y)[0]  # noqa: E731
+
+        def step(loss_fn=loss_fn, o=o):
+            loss = loss_fn()
+            o.zero_grad()
+            loss.backward()
+            o.step()
+
+        fns[f"lenet300_{mode}_step"] = step
+    t = _interleaved(fns, device)
+    out = {"n_weights": w.numel(), "components": 17, **{f"{k}_seconds": v for k, v in t.items()},
+           "nll_autograd_over_fused_time_ratio": t["nll_autograd"] / t["nll_fused"]}
+    for mode in ("vd", "sws", "vd_sws"):
+        out[f"lenet300_{mode}_over_baseline_step_ratio"] = t[f"lenet300_{mode}_step"] / t["lenet300_baseline_step"]
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="bench/results.json")
@@ -144,6 +204,8 @@ def main(argv=None):
     print("coding LeNet-5 at block 30 ...", flush=True)
     result["coding"] = bench_coding(args.device, args.blocks, args.full,
                                     step_seconds=result["steps"]["meankl_step_seconds"])
+    print("mixture prior and paper-001 steps ...", flush=True)
+    result["mixture"] = bench_mixture(args.device)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
