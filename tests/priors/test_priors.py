@@ -94,3 +94,14 @@ def test_zero_component_hyperprior_of_its_own():
     lam = prior.log_precisions.exp().detach().double().numpy()
     direct = stats.gamma(a=5000, scale=1 / 2).logpdf(lam[0]) + stats.gamma(a=250, scale=1 / 0.1).logpdf(lam[1:]).sum()
     assert prior.log_hyperprior().item() == pytest.approx(direct, rel=1e-6)
+
+
+def test_range_initialisation_of_soft_weight_sharing():
+    w = torch.cat([torch.randn(1000) * 0.05, torch.tensor([-0.4, 0.3])])
+    prior = GaussianMixturePrior(w, n_components=17, init="range", init_sigma=0.25)
+    means, prec, mix = (t.detach() for t in prior.components())
+    assert torch.allclose(means[1:], torch.linspace(-0.4, 0.3, 16))
+    assert torch.allclose(prec, torch.full((17,), 16.0))
+    assert mix[0] == pytest.approx(0.999) and torch.allclose(mix[1:], torch.full((16,), 0.001 / 16))
+    with pytest.raises(ValueError, match="unknown mixture init"):
+        GaussianMixturePrior(w, init="kmeans")
