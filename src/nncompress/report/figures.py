@@ -165,15 +165,18 @@ def figure_table2(df: pd.DataFrame, out_stem) -> list:
         return []
     fig, ax = plt.subplots(figsize=(6, 4))
     markers = {"lenet300_100": "o", "lenet5": "s"}
+    colours = dict(zip(TABLE2_METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for (model, method), rows in ok.groupby(["model", "method"]):
         cr = rows["ratio_paper"].fillna(1.0).mean() if "ratio_paper" in rows else 1.0
-        ax.scatter(cr, (100 - rows["test_error"]).mean(), marker=markers.get(model, "x"), s=50,
+        ours = (cr, (100 - rows["test_error"]).mean())
+        ax.scatter(*ours, marker=markers.get(model, "x"), s=50, color=colours[method],
                    label=f"{MODEL_LABELS.get(model, model)} {TABLE2_LABELS[method]}")
         pa, _, pc = PAPER_TABLE2.get(model, {}).get(method, (None, None, None))
-        if pa is not None:
-            ax.scatter(pc, pa, marker=markers.get(model, "x"), s=50, facecolors="none", edgecolors="grey")
+        if pa is not None:  # the paper's point, hollow in the same colour, joined to ours
+            ax.scatter(pc, pa, marker=markers.get(model, "x"), s=50, facecolors="none", edgecolors=colours[method])
+            ax.plot([ours[0], pc], [ours[1], pa], color=colours[method], lw=0.6, ls=":")
     ax.set(xscale="log", xlabel="compression ratio (log)", ylabel="test accuracy (%)",
-           title="Accuracy against compression (hollow: paper 001)")
+           title="Accuracy against compression (filled: ours, hollow: paper 001)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return _save(fig, out_stem)
