@@ -63,3 +63,19 @@ def test_launchers_compose(launcher):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="extra [sweeps] not installed")
     cfg = _compose(["experiment=mkl_table1", f"hydra/launcher={launcher}"])
     assert launcher.split("_")[0] in cfg.hydra.launcher._target_.lower()
+
+
+def test_unknown_module_key_of_a_paper_001_method_is_named():
+    from omegaconf import open_dict
+
+    from nncompress.errors import UserError
+    from nncompress.models.coded import ArchSpec, CodedNetwork
+    from nncompress.tasks.builders import build_method
+
+    for method in ("vd", "sws", "vd_sws"):  # every shipped config builds
+        cfg = _compose([f"method={method}", "model=lenet300_100"])
+        build_method(cfg, CodedNetwork(ArchSpec("lenet300_100", {})), n_train=100)
+    with open_dict(cfg):
+        cfg.method.module.tau3 = 1.0  # a typo inside a method's YAML, which the command line would refuse
+    with pytest.raises(UserError, match=r"unknown key\(s\) \['tau3'\].*'tau2'"):
+        build_method(cfg, CodedNetwork(ArchSpec("lenet300_100", {})), n_train=100)

@@ -1,6 +1,7 @@
 """Small factories: config -> data module, architecture, method, trainer, loggers."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import lightning as L
@@ -79,6 +80,10 @@ def build_method(cfg: DictConfig, network: CodedNetwork, n_train: int = 0):
             source = pretrain_baseline(cfg) if cfg.init_from == "auto" else cfg.init_from
             load_baseline_into(net, source, network.spec)
         kwargs = OmegaConf.to_container(m.module, resolve=True)
+        valid = set(inspect.signature(BayesCompressModule).parameters) - {"net", "n_train", "mode"}
+        unknown = sorted(set(kwargs) - valid)
+        if unknown:
+            raise UserError(f"method.module: unknown key(s) {unknown}; valid: {sorted(valid)}")
         return BayesCompressModule(net, n_train=n_train, mode=m.mode, **kwargs)
     if m.family == "baseline":
         return BaselineModule(network, lr=m.lr, weight_decay=m.weight_decay)
