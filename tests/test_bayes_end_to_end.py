@@ -84,10 +84,21 @@ def test_decode_a_whole_run_dir_checks_it_against_its_encoder(baseline, tmp_path
     record = json.loads((tmp_path / "dec_ok" / "decode.json").read_text())
     assert record["n_files"] == 1 and record["n_differ"] == 0
     assert record["files"][0]["test_error"] == json.loads((job / "results.json").read_text())["test_error_compressed"]
-    # An encoder record that the file does not reproduce is reported, and the task fails.
+    # A corrupt file in the sweep is reported and the others are still checked; the task fails.
+    broken = tmp_path / "sweep" / "broken_job"
+    broken.mkdir()
+    data = bytearray((job / "model.nnc").read_bytes())
+    data[40] ^= 0xFF
+    (broken / "model.nnc").write_bytes(bytes(data))
+    bad = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_bad'}"])
+    assert bad.returncode == 1 and bad.stderr.startswith("error: 1 of 2 decoded files")
+    files = {Path(f["file"]).parent.name: f for f in json.loads((tmp_path / "dec_bad" / "decode.json").read_text())["files"]}
+    assert files["vd_job"]["differences"] == [] and "CRC-32 mismatch" in files["broken_job"]["differences"][0]
+    # An encoder record that the file does not reproduce is reported too.
+    (broken / "model.nnc").unlink()
     results = json.loads((job / "results.json").read_text())
     results["test_error_compressed"] += 1.0
     (job / "results.json").write_text(json.dumps(results))
-    bad = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_bad'}"])
+    bad = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_bad2'}"])
     assert bad.returncode == 1 and "DIFFERS" in bad.stdout and bad.stderr.startswith("error: 1 of 1 decoded files")
     assert _run([*decode[:-1], f"run={tmp_path / 'nothing'}"]).stderr.startswith("error: run=")

@@ -72,6 +72,15 @@ def bench_search(device, log2_k=18, dim=30, repeats=5) -> dict:
             "search_over_randn_time_ratio": search / randn}
 
 
+def _interleaved(fns: dict, device, repeats=5, rounds=5) -> dict:
+    """Median seconds of each fn, timed in turn round after round (a drifting machine hits all alike)."""
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            times[k].append(_median_seconds(fn, repeats, device, warmup=1))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def bench_steps(device, batch=200, repeats=10, rounds=5) -> dict:
     """Median step time of each method; the three are timed in turn, round after round, so a
     drifting machine affects them alike."""
@@ -102,11 +111,7 @@ def bench_steps(device, batch=200, repeats=10, rounds=5) -> dict:
             m.anneal_beta()
 
         steps[kind] = step
-    times = {k: [] for k in steps}
-    for _ in range(rounds):
-        for k, fn in steps.items():
-            times[k].append(_median_seconds(fn, repeats, device, warmup=1))
-    out = {f"{k}_step_seconds": statistics.median(v) for k, v in times.items()}
+    out = {f"{k}_step_seconds": v for k, v in _interleaved(steps, device, repeats, rounds).items()}
     for kind in ("meanvar", "meankl"):
         out[f"{kind}_over_baseline_step_ratio"] = out[f"{kind}_step_seconds"] / out["baseline_step_seconds"]
     return out
@@ -132,15 +137,6 @@ def bench_coding(device, n_blocks_measured=16, full=False, finetune_steps=100, s
         out["finetune_seconds_total"] = step_seconds * finetune_steps * (nb - 1)
         out["coding_seconds_total"] = out["search_seconds_total"] + out["finetune_seconds_total"]
     return out
-
-
-def _interleaved(fns: dict, device, repeats=5, rounds=5) -> dict:
-    """Median seconds of each fn, timed in turn round after round (a drifting machine hits all alike)."""
-    times = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            times[k].append(_median_seconds(fn, repeats, device, warmup=1))
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def bench_mixture(device, batch=200) -> dict:

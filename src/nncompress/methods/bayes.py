@@ -61,8 +61,7 @@ class BayesCompressModule(ClassifierModule):
     def nonzero_fraction(self) -> float:
         """Fraction of weights kept: log alpha < 3 for VD, not at the zero component for SWS."""
         if self.mode == "vd":
-            kept = torch.cat([m.kept_mask().flatten() for m in vd_layers(self.net)])
-            return float(kept.float().mean())
+            return float(self._vd_kept_fraction())
         _, idx = self.mixture.quantise(self.weights())
         return float((idx != 0).float().mean())
 
@@ -101,9 +100,18 @@ class BayesCompressModule(ClassifierModule):
         return self.net(x)
 
     @torch.no_grad()
+    def _vd_kept_fraction(self) -> torch.Tensor:
+        """Fraction of the VD weights with log alpha below the drop threshold (0-d tensor)."""
+        layers = vd_layers(self.net)
+        return sum(m.kept_mask().sum() for m in layers) / sum(m.theta.numel() for m in layers)
+
     def quantised_net(self, vd_clusters: int = 64, drop_rate: float = 0.95) -> nn.Module:
         """A copy of the network evaluating the quantised weights the file would hold."""
         indices, _, codebook = self.quantised(vd_clusters, drop_rate)
+        return self._net_with(indices, codebook)
+
+    @torch.no_grad()
+    def _net_with(self, indices: list, codebook: torch.Tensor) -> nn.Module:
         net = copy.deepcopy(self.net).eval()
         layers = vd_layers(net) or [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
         for layer, idx in zip(layers, indices):
@@ -117,7 +125,10 @@ class BayesCompressModule(ClassifierModule):
 
     # -- validation: how the quantised network is doing, for the dashboards ---------------
     def on_validation_epoch_start(self):
-        self._val_quantised = self.quantised_net()
+        # Quantised once per validation, at the coder's default settings: the file's network.
+        indices, _, codebook = self.quantised()
+        self._val_quantised = self._net_with(indices, codebook)
+        self._val_nonzero = sum(int((i != 0).sum()) for i in indices) / sum(i.numel() for i in indices)
 
     def validation_step(self, batch, batch_idx):
         super().validation_step(batch, batch_idx)
@@ -127,7 +138,7 @@ class BayesCompressModule(ClassifierModule):
 
     def on_validation_epoch_end(self):
         self._val_quantised = None
-        self.log("val/nonzero_fraction", self.nonzero_fraction())
+        self.log("val/nonzero_fraction", self._val_nonzero)
 
     def current_tau2(self) -> float:
         return 0.0 if self.global_step < self.phase1_steps else self.tau2
@@ -164,9 +175,7 @@ class BayesCompressModule(ClassifierModule):
         for k, v in terms.items():
             self.log(f"train/{k}", v)
         if self.mode != "sws":
-            with torch.no_grad():
-                kept = torch.cat([m.kept_mask().flatten() for m in vd_layers(self.net)])
-            self.log("train/nonzero_fraction", kept.float().mean(), prog_bar=True)
+            self.log("train/nonzero_fraction", self._vd_kept_fraction(), prog_bar=True)
         return loss
 
     def configure_optimizers(self):

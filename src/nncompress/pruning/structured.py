@@ -4,8 +4,8 @@ Unit j of layer i goes when its weights and bias are all zero (it emits ReLU(0) 
 feeds nothing forward) or when the next layer reads nothing from it (all of its input
 columns there are zero). Removals expose new ones, so it repeats until nothing changes.
 The output layer's units (classes) are never removed, and every layer keeps at least one unit
-(a network pruned to nothing still decodes: it outputs its last bias). Only exact zeros leave the sums, so the
-outputs change by float summation order alone.
+(a network pruned to nothing still decodes: it outputs its last bias). Only exact zeros leave
+the sums, so the outputs change by float summation order alone.
 """
 from __future__ import annotations
 

@@ -27,9 +27,8 @@ log = logging.getLogger(__name__)
 ARTIFACTS = ("model.mrc", "model.nnc")
 
 
-def decode_file(path: Path, dm) -> dict:
-    """Decode one container and evaluate the rebuilt network on dm's test set."""
-    kind, raw = read_container(path)
+def decode_container(path: Path, kind: str, raw: bytes, dm) -> dict:
+    """Rebuild the network of a container already read (`read_container`), evaluate it on dm's test set."""
     try:
         if kind == "mrc":
             network, weights = decode_weights(MRCPayload.from_bytes(raw))
@@ -67,16 +66,22 @@ def _check(record: dict, encoder: dict) -> list:
     return diffs
 
 
-def decode_run(root: Path, dm, dataset: str) -> dict:
+def decode_run(root: Path, paths: list, dm, dataset: str) -> dict:
+    """Decode each of `paths` (found below `root`) and check it against its encoder's record; an
+    unreadable file is reported as a difference and the others are still checked."""
     rows, bad = [], 0
-    for path in _artifacts(root):
+    for path in paths:
         results = path.parent / "results.json"
         encoder = json.loads(results.read_text()) if results.exists() else {}
         if encoder.get("dataset") not in (None, dataset):
             raise UserError(f"{path} was trained on {encoder['dataset']}; decode it with dataset={encoder['dataset']}")
-        record = decode_file(path, dm)
+        try:
+            record = decode_container(path, *read_container(path), dm)
+        except ContainerError as exc:
+            record = {"file": str(path.resolve()), "test_error": float("nan"), "differences": [str(exc)]}
+        else:
+            record["differences"] = _check(record, encoder) if encoder else ["no results.json beside it"]
         record["encoder_test_error"] = encoder.get("test_error_compressed")
-        record["differences"] = _check(record, encoder) if encoder else ["no results.json beside it"]
         bad += bool(record["differences"])
         rows.append(record)
         status = "ok" if not record["differences"] else "DIFFERS: " + "; ".join(record["differences"])
@@ -92,17 +97,17 @@ def decode(cfg: DictConfig, run_dir: Path) -> dict:
                         "or run=DIR to check every model file of a run or sweep")
     if cfg.get("file"):
         path = Path(cfg.file).expanduser()
-        read_container(path)  # a missing or corrupt file fails before the data set is loaded
+        container = read_container(path)  # a missing or corrupt file fails before the data set is loaded
         dm = build_datamodule(cfg)
-        record = {**decode_file(path, dm), "dataset": cfg.dataset.name}
+        record = {**decode_container(path, *container, dm), "dataset": cfg.dataset.name}
         write_results(run_dir, record, name="decode.json")
         print(f"decoded {path}: test error {record['test_error']:.2f} % on {cfg.dataset.name}; "
               f"weights sha256 {record['weights_sha256'][:16]}…")
         return record
     root = Path(cfg.run).expanduser()
-    _artifacts(root)
+    paths = _artifacts(root)
     dm = build_datamodule(cfg)
-    record = decode_run(root, dm, cfg.dataset.name)
+    record = decode_run(root, paths, dm, cfg.dataset.name)
     write_results(run_dir, record, name="decode.json")
     print(f"{record['n_files']} files decoded, {record['n_differ']} differ from their encoder's results")
     if record["n_differ"]:
