@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 export NNCOMPRESS_DATA ?= $(abspath $(CURDIR)/../shared/data)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-full bench lint clean
+.PHONY: help setup run test test-fast test-full bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,8 +42,9 @@ test-full: setup  ## everything, GPU tests included where a GPU exists
 bench: setup  ## benchmarks -> bench/results.json
 	$(PY) -m nncompress.bench --out bench/results.json
 
-lint: setup  ## ruff, if installed
-	$(PY) -m ruff check src tests run.py || $(PIP) install -q ruff && $(PY) -m ruff check src tests run.py
+lint: setup  ## ruff (style, imports) and import-linter (the layers of DESIGN.md)
+	$(PY) -m ruff check src tests run.py
+	$(VENV)/bin/lint-imports
 
 clean:  ## remove outputs and caches (keeps .venv)
 	rm -rf outputs multirun lightning_logs .pytest_cache bench/*.json

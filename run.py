@@ -10,17 +10,17 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from nncompress.schemas import register
+from nncompress.tasks.config import register_schemas
 
-register()
+register_schemas()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig):
+    from nncompress.core.errors import UserError
+    from nncompress.core.results import write_results
     from nncompress.data import DataNotFoundError
-    from nncompress.errors import UserError
     from nncompress.tasks import run_task
-    from nncompress.tasks.results import write_results
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)

@@ -26,10 +26,11 @@ import torch.nn.functional as F
 
 from nncompress.coding.mrc import search_block
 from nncompress.methods.baseline import BaselineModule
-from nncompress.methods.bayes import BayesCompressModule
-from nncompress.methods.miracle import MiracleModule
-from nncompress.models.coded import ArchSpec, CodedNetwork
+from nncompress.methods.ibc.family import build_module
+from nncompress.methods.mkl.module import MiracleModule
+from nncompress.models.coded import CodedNetwork
 from nncompress.models.lenet import LeNet300100
+from nncompress.models.spec import ArchSpec
 from nncompress.priors.mixture import GaussianMixturePrior
 
 PAPER_LENET5 = ArchSpec("lenet5", {"conv2": 2, "fc1": 64})
@@ -159,13 +160,14 @@ def bench_mixture(device, batch=200) -> dict:
     x = torch.randn(batch, 1, 28, 28, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
     fns = {"nll_fused": fused, "nll_autograd": autograd}
+    terms = {"vd": ["vd"], "sws": ["mixture"], "vd_sws": ["vd", "mixture"]}
     for mode in ("baseline", "vd", "sws", "vd_sws"):
         if mode == "baseline":
             m = LeNet300100().to(device)
             o = torch.optim.Adam(m.parameters(), lr=1e-3)
             loss_fn = lambda m=m: F.cross_entropy(m(x), y)  # noqa: E731
         else:
-            m = BayesCompressModule(LeNet300100(), n_train=55000, mode=mode).to(device)
+            m = build_module(LeNet300100(), 55000, terms[mode], {}).to(device)
             o = m.configure_optimizers()
             loss_fn = lambda m=m: m.objective(x, y)[0]  # noqa: E731
 

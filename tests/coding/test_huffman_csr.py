@@ -6,9 +6,8 @@ import random
 import pytest
 import torch
 
-from nncompress.coding import huffman, varint
 from nncompress.coding import csr as C
-
+from nncompress.coding import huffman, varint
 
 # ---------------------------------------------------------------- Huffman
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from nncompress.coding.blocks import BlockPartition
+from nncompress.core.blocks import BlockPartition
 
 
 @pytest.mark.parametrize("bs,nb", [(20, 1242), (30, 828), (40, 621)])

@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy import stats
 
-from nncompress.coding import generator as G
+from nncompress.core import generator as G
 
 KEY = G.derive_key(0, G.STREAM_CANDIDATES, 0)
 
@@ -63,7 +63,7 @@ def test_permutation_is_a_permutation():
     assert torch.equal(p, G.permutation(3, 5000))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
+@pytest.mark.gpu
 def test_identical_on_gpu():
     cpu = G.uint32(KEY, torch.arange(10000))
     gpu = G.uint32(KEY, torch.arange(10000, device="cuda")).cpu()

@@ -63,7 +63,8 @@ def test_truncated_header_rejected(tmp_path):
         read_idx(write(tmp_path / "h", data, gz=False))
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00\x00", b"\x01\x00\x08\x01" + b"\x00" * 8, b"\x00\x00\x07\x01\x00\x00\x00\x01x"])
+@pytest.mark.parametrize("data", [b"", b"\x00\x00", b"\x01\x00\x08\x01" + b"\x00" * 8,
+                                  b"\x00\x00\x07\x01\x00\x00\x00\x01x"])
 def test_bad_magic_rejected(tmp_path, data):
     with pytest.raises(ValueError, match="magic"):
         read_idx(write(tmp_path / "m", data, gz=False))

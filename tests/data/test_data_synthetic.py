@@ -41,7 +41,7 @@ def test_move_to_and_auto_device():
     assert auto.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_cuda_placement():
     dm = SyntheticDataModule(n_train=100, val_size=10, device="cuda")
     dm.setup()

@@ -5,18 +5,47 @@ from omegaconf import OmegaConf
 
 from nncompress.report.__main__ import main
 from nncompress.report.collect import collect
-from nncompress.report.tables import table2
+from nncompress.report.papers.ibc import table2
+
+ARCH = {"lenet300_100": "lenet300_100", "lenet5_unhashed": "lenet5", "lenet5": "lenet5"}
 
 
-def _job(root, model, method, seed, err, nz, cr):
+def _job(root, model, method, seed, err, nz, cr, failed=False):
+    """A job dir as Hydra writes it: the composed config, the job's overrides, its results."""
     d = root / f"{model}_{method}_s{seed}"
     (d / ".hydra").mkdir(parents=True)
-    OmegaConf.save({"method": {"name": method}, "model": {"name": model}, "seed": seed, "block": 30,
-                    "scale": {"name": "quick"}}, d / ".hydra" / "config.yaml")
+    OmegaConf.save({"method": {"name": method}, "model": {"name": model, "arch": ARCH[model]}, "seed": seed,
+                    "block": 30, "scale": {"name": "quick"}}, d / ".hydra" / "config.yaml")
+    OmegaConf.save([f"model={model}", f"method={method}", f"seed={seed}", "experiment=ibc_table2"],
+                   d / ".hydra" / "overrides.yaml")
+    if failed:
+        (d / "failed.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: boom"}))
+        return
     r = {"method": method, "test_error": err, "nonzero_fraction": nz}
     if cr is not None:
         r.update(ratio_paper=cr, ratio_file=cr * 0.9)
     (d / "results.json").write_text(json.dumps(r))
+
+
+def test_two_model_grid_finds_the_missing_and_the_failed_job(tmp_path):
+    """The grid is every swept key of multirun.yaml: a LeNet-5 job that never ran is not hidden by
+    its LeNet-300-100 twin (the keys were once fixed to method/block/seed)."""
+    root = tmp_path / "sweep"
+    for method in ("l2", "vd"):
+        _job(root, "lenet300_100", method, 0, 1.8, 0.02, 100.0)
+    _job(root, "lenet5_unhashed", "l2", 0, None, None, None, failed=True)  # lenet5_unhashed vd never started
+    OmegaConf.save({"hydra": {"sweeper": {"params": {"model": "lenet300_100,lenet5_unhashed", "method": "l2,vd",
+                                                     "seed": 0}},
+                              "overrides": {"task": ["experiment=ibc_table2", "scale=quick"]}}},
+                   root / "multirun.yaml")
+    df = collect(root)
+    assert df.attrs["sweep_keys"] == ["model", "method"]
+    status = {(r["model"], r["method"]): r["status"] for _, r in df.iterrows()}
+    assert status == {("lenet300_100", "l2"): "ok", ("lenet300_100", "vd"): "ok",
+                      ("lenet5_unhashed", "l2"): "failed", ("lenet5_unhashed", "vd"): "missing"}
+    md, _ = table2(df)
+    assert "- failed: method=l2 model=lenet5_unhashed — RuntimeError: boom" in md
+    assert "- missing: method=vd model=lenet5_unhashed — job never started (no directory)" in md
 
 
 def test_table2_rows_and_paper_values(tmp_path):
@@ -24,7 +53,7 @@ def test_table2_rows_and_paper_values(tmp_path):
     _job(root, "lenet300_100", "l2", 0, 1.6, None, None)
     _job(root, "lenet300_100", "vd", 0, 2.0, 0.02, 120.0)
     _job(root, "lenet300_100", "vd", 1, 1.8, 0.01, 140.0)
-    _job(root, "lenet5", "vd_sws", 0, 0.9, 0.005, 480.0)
+    _job(root, "lenet5_unhashed", "vd_sws", 0, 0.9, 0.005, 480.0)
     md, tex = table2(collect(root))
     assert "| LeNet-300-100 | L2 | 98.40 ± — | 100.0 ± — | 1 | — | 98.39 | 100 | 1 |" in md
     assert "| LeNet-300-100 | VD | 98.10 ± 0.10 | 1.5 ± 0.5 | 130 | 117 | 98.05 | 1.6 | 131 |" in md

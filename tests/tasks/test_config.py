@@ -1,24 +1,16 @@
 """Every config option composes; typos fail at start-up with the valid choices."""
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from nncompress.schemas import register
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
-register()
+from helpers import CONF
+from helpers import compose_cfg as _compose
+from nncompress.core.errors import UserError
+from nncompress.methods.base import get_family
 
 
 def _options(group):
     return sorted(p.stem for p in (CONF / group).glob("*.yaml") if not p.stem.endswith("_schema"))
-
-
-def _compose(overrides):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides, return_hydra_config=True)
 
 
 @pytest.mark.parametrize("group", ["dataset", "model", "method", "coding", "scale", "trainer", "logger"])
@@ -68,14 +60,36 @@ def test_launchers_compose(launcher):
 def test_unknown_module_key_of_a_paper_001_method_is_named():
     from omegaconf import open_dict
 
-    from nncompress.errors import UserError
-    from nncompress.models.coded import ArchSpec, CodedNetwork
-    from nncompress.tasks.builders import build_method
+    from nncompress.methods.ibc.family import build_module
+    from nncompress.models.lenet import LeNet300100
 
     for method in ("vd", "sws", "vd_sws"):  # every shipped config builds
         cfg = _compose([f"method={method}", "model=lenet300_100"])
-        build_method(cfg, CodedNetwork(ArchSpec("lenet300_100", {})), n_train=100)
+        build_module(LeNet300100(), 100, cfg.method.terms, OmegaConf.to_container(cfg.method.module, resolve=True))
     with open_dict(cfg):
         cfg.method.module.tau3 = 1.0  # a typo inside a method's YAML, which the command line would refuse
     with pytest.raises(UserError, match=r"unknown key\(s\) \['tau3'\].*'tau2'"):
-        build_method(cfg, CodedNetwork(ArchSpec("lenet300_100", {})), n_train=100)
+        build_module(LeNet300100(), 100, cfg.method.terms, OmegaConf.to_container(cfg.method.module, resolve=True))
+
+
+def test_each_method_selects_its_familys_codec():
+    """conf/method/*.yaml picks the codec its family writes, so no method needs coding= on the line."""
+    for method in _options("method"):
+        cfg = _compose([f"method={method}"])
+        assert cfg.coding.name == get_family(cfg.method.family).codec, method
+    assert _compose(["method=vd", "coding=none"]).coding.name == "none"  # the command line still wins
+
+
+def test_coding_auto_and_a_foreign_codec(quick_cfg):
+    from nncompress.tasks.builders import resolve_coding
+
+    cfg = quick_cfg("method=vd", "coding=auto")
+    assert resolve_coding(cfg, "csr_huffman").coding.name == "csr_huffman"
+    assert resolve_coding(quick_cfg("method=meankl", "coding=auto"), "mrc").coding.candidates_log2 == 16
+    with pytest.raises(UserError, match="coding=mrc does not code method=vd"):
+        resolve_coding(quick_cfg("method=vd", "coding=mrc"), "csr_huffman")
+
+
+def test_model_name_is_not_the_architecture():
+    cfg = _compose(["model=lenet5_unhashed"])
+    assert (cfg.model.name, cfg.model.arch) == ("lenet5_unhashed", "lenet5")

@@ -1,22 +1,14 @@
 """Paper 001 methods through run.py: baseline pretraining, then VD / SWS / VD+SWS from it."""
 import json
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import SYNTHETIC
+from helpers import run_cli as _run
+
 pytestmark = pytest.mark.slow
-COMMON = ["dataset=synthetic", "model=lenet300_100", "scale=quick", "trainer.progress_bar=false",
-          "dataset.device=cpu"]
-
-
-def _run(args):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path(tempfile.gettempdir()) / "nncompress-test-home")}
-    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+COMMON = [*SYNTHETIC, "model=lenet300_100"]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +39,10 @@ def test_method_from_baseline(baseline, method, tmp_path):
 
 
 def test_mrc_on_a_non_miracle_method_fails_before_training(tmp_path):
-    proc = _run(["dataset=synthetic", "method=vd", f"hydra.run.dir={tmp_path}"])
-    assert proc.returncode == 1 and "coding=csr_huffman" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _run(["dataset=synthetic", "method=vd", "coding=mrc", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: coding=mrc does not code method=vd") and "coding=csr_huffman" in proc.stderr
+    assert not (tmp_path / "checkpoints").exists()  # refused before any training
 
 
 def test_init_from_missing_checkpoint(tmp_path):
@@ -92,7 +86,8 @@ def test_decode_a_whole_run_dir_checks_it_against_its_encoder(baseline, tmp_path
     (broken / "model.nnc").write_bytes(bytes(data))
     bad = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_bad'}"])
     assert bad.returncode == 1 and bad.stderr.startswith("error: 1 of 2 decoded files")
-    files = {Path(f["file"]).parent.name: f for f in json.loads((tmp_path / "dec_bad" / "decode.json").read_text())["files"]}
+    decoded = json.loads((tmp_path / "dec_bad" / "decode.json").read_text())["files"]
+    files = {Path(f["file"]).parent.name: f for f in decoded}
     assert files["vd_job"]["differences"] == [] and "CRC-32 mismatch" in files["broken_job"]["differences"][0]
     # An encoder record that the file does not reproduce is reported too.
     (broken / "model.nnc").unlink()

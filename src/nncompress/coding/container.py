@@ -9,7 +9,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from nncompress.errors import UserError
+from nncompress.core.errors import UserError
 
 MAGIC = b"NNCZ"
 VERSION = 1

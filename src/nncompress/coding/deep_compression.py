@@ -1,11 +1,13 @@
 """Deep-Compression file (Han et al. 2015, as in paper 001): quantised weights, empty units
-removed, CSR with relative column indices, Huffman-coded values.
+removed, CSR with relative column indices, Huffman-coded values. Container kind "csr_huffman".
 
-Payload (container kind "csr_huffman"):
-    varint len(name) | name | varint in_channels, num_classes, image_size
-    | varint n_layers | n_layers x varint out-width (after structured pruning)
-    | index_bits (1 byte) | varint K | K x float32 codebook (entry 0 is 0.0)
+Payload:
+    arch header (layout "widths", coding.arch: name, sizes, out-width of every layer after
+    structured pruning) | index_bits (1 byte) | varint K | K x float32 codebook (entry 0 is 0.0)
     | per layer: out x float32 bias | CSR of the codebook indices, weight viewed [out, in*kh*kw]
+
+The paper's accounting counts what a decoder needs beyond the architecture: Huffman-coded values
+(with their code tables), packed gaps, row pointers, the codebook and the biases.
 """
 from __future__ import annotations
 
@@ -15,16 +17,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nncompress.coding import csr as csr_mod, varint
-from nncompress.models.lenet import ARCHITECTURES
+from nncompress.coding import csr as csr_mod
+from nncompress.coding import varint
+from nncompress.coding.arch import read_arch, write_arch
+from nncompress.coding.codec import Codec, Decoded, register
+from nncompress.models.spec import ArchSpec
+
+COUNTED = ("values_bits", "index_bits", "row_ptr_bits", "codebook_bits", "bias_bits")
 
 
 @dataclass
 class CompressedNet:
-    name: str
-    in_channels: int
-    num_classes: int
-    image_size: int
+    spec: ArchSpec  # with the pruned widths
     codebook: torch.Tensor  # float32 [K], codebook[0] == 0
     indices: list  # per layer: int64 tensor, the weight's shape, codebook indices
     biases: list  # per layer: float32 [out]
@@ -35,8 +39,7 @@ class CompressedNet:
 
     def build(self) -> nn.Module:
         """The (narrower) architecture with the decoded weights loaded."""
-        net = ARCHITECTURES[self.name](self.in_channels, self.num_classes, self.image_size,
-                                       widths=tuple(self.widths()[:-1]))
+        net = self.spec.build()
         state = {}
         for layer, idx, bias in zip(net.layer_names, self.indices, self.biases):
             state[f"{layer}.weight"] = self.codebook[idx]
@@ -47,9 +50,7 @@ class CompressedNet:
     # -- bytes ----------------------------------------------------------------------------
     def to_bytes(self) -> tuple:
         """(payload, bit breakdown of what was written)."""
-        head = bytearray(varint.encode(len(self.name)) + self.name.encode())
-        for v in (self.in_channels, self.num_classes, self.image_size, len(self.indices), *self.widths()):
-            head += varint.encode(int(v))
+        head = bytearray(write_arch(self.spec, "widths"))
         head += bytes([self.index_bits]) + varint.encode(len(self.codebook))
         codebook = struct.pack(f"<{len(self.codebook)}f", *self.codebook.tolist())
         bits = {"header_bits": 8 * len(head), "codebook_bits": 8 * len(codebook), "bias_bits": 0,
@@ -69,29 +70,17 @@ class CompressedNet:
         return bytes(head) + codebook + bytes(body), bits
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "CompressedNet":
-        n, pos = varint.decode(raw, 0)
-        name = raw[pos : pos + n].decode("ascii")
-        pos += n
-        if name not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture '{name}'")
-        vals = []
-        for _ in range(4):
-            v, pos = varint.decode(raw, pos)
-            vals.append(v)
-        in_channels, num_classes, image_size, n_layers = vals
-        widths = []
-        for _ in range(n_layers):
-            v, pos = varint.decode(raw, pos)
-            widths.append(v)
+    def from_bytes(cls, raw: bytes) -> CompressedNet:
+        spec, pos = read_arch(raw, 0, "widths")
         index_bits = raw[pos]
         k, pos = varint.decode(raw, pos + 1)
         codebook = torch.tensor(struct.unpack_from(f"<{k}f", raw, pos), dtype=torch.float32)
         pos += 4 * k
-        template = ARCHITECTURES[name](in_channels, num_classes, image_size, widths=tuple(widths[:-1]))
+        template = spec.build()
         shapes = [template.get_parameter(f"{layer}.weight").shape for layer in template.layer_names]
         indices, biases = [], []
-        for shape, width in zip(shapes, widths):
+        for shape in shapes:
+            width = shape[0]
             biases.append(torch.tensor(struct.unpack_from(f"<{width}f", raw, pos), dtype=torch.float32))
             pos += 4 * width
             matrix, pos = csr_mod.deserialize(raw, pos)
@@ -99,19 +88,18 @@ class CompressedNet:
             if idx.numel() != shape.numel() or (idx.numel() and int(idx.max()) >= k):
                 raise ValueError("layer shape or codebook index out of range")
             indices.append(idx.reshape(shape))
-        return cls(name, in_channels, num_classes, image_size, codebook, indices, biases, index_bits)
+        return cls(spec, codebook, indices, biases, index_bits)
 
 
-def build_compressed(name, sizes, indices: list, biases: list, codebook: torch.Tensor, index_bits: int):
-    """Drop unused codebook entries (keeping 0 first), remove empty units, return CompressedNet."""
-    used = torch.unique(torch.cat([i.flatten() for i in indices] + [torch.zeros(1, dtype=torch.int64)]))
-    remap = torch.full((len(codebook),), -1, dtype=torch.int64)
-    remap[used] = torch.arange(len(used))
-    indices = [remap[i] for i in indices]
-    codebook = codebook[used].float()
-    if codebook[0] != 0:
-        raise ValueError("codebook entry 0 must be the zero value")
-    from nncompress.pruning.structured import remove_empty_units
+@register
+class CSRHuffmanCodec(Codec):
+    name, filename = "csr_huffman", "model.nnc"
 
-    indices, biases, _ = remove_empty_units(indices, [b.detach().float() for b in biases])
-    return CompressedNet(name, *sizes, codebook, indices, biases, index_bits)
+    def encode(self, export: CompressedNet, n_params: int):
+        payload, bits = export.to_bytes()
+        counted = sum(bits[k] for k in COUNTED)
+        return payload, {"ratio_paper": 32 * n_params / counted, "unique_values": int(len(export.codebook)),
+                         "widths": export.widths(), **bits}
+
+    def decode(self, payload: bytes) -> Decoded:
+        return Decoded(CompressedNet.from_bytes(payload).build())

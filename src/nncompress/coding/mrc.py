@@ -1,4 +1,4 @@
-"""Minimal random coding of one block, and the MRC payload of the container.
+"""Minimal random coding of one block, and the MRC codec (container kind "mrc", model.mrc).
 
 A block with posterior q = N(mu, sigma^2) and coding distribution p = N(0, rho^2) draws K
 candidates w_k = rho * z_k from the shared generator and transmits an index k* drawn with
@@ -9,16 +9,19 @@ b = rho mu / sigma^2,  so the search is two matrix-vector products per chunk.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import struct
 from dataclasses import dataclass
 
 import torch
 
-from nncompress.coding import bitpack, generator as G, varint
-from nncompress.coding.blocks import BlockPartition
-from nncompress.models.coded import ArchSpec, CodedNetwork
+from nncompress.coding import bitpack, varint
+from nncompress.coding.arch import read_arch, write_arch
+from nncompress.coding.codec import Codec, Decoded, register
+from nncompress.core import generator as G
+from nncompress.core.blocks import BlockPartition
+from nncompress.models.coded import CodedNetwork
+from nncompress.models.spec import ArchSpec
 
 
 def candidate_key(seed: int, block: int) -> int:
@@ -69,14 +72,17 @@ def materialise(seed: int, block: int, index: int, rho: torch.Tensor) -> torch.T
     return rho.detach().to("cpu", torch.float32) * z
 
 
-def weights_sha256(weights: torch.Tensor) -> str:
-    data = weights.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4").tobytes()
-    return hashlib.sha256(data).hexdigest()
-
-
 # -- payload ---------------------------------------------------------------------------------
 @dataclass
 class MRCPayload:
+    """What a decoder needs: the architecture, the shared seed, the block layout, the frozen
+    per-layer coding scales and one index per block.
+
+        arch header (layout "hashing", coding.arch) | varint seed | varint block_size
+        | varint bits_per_block | varint n_layers | n_layers x float32 rho (little-endian)
+        | n_blocks x index, bit-packed MSB first in bits_per_block bits, zero-padded to a byte
+    """
+
     spec: ArchSpec
     seed: int
     block_size: int
@@ -85,7 +91,7 @@ class MRCPayload:
     indices: list
 
     def to_bytes(self) -> bytes:
-        out = bytearray(self.spec.to_bytes())
+        out = bytearray(write_arch(self.spec, "hashing"))
         for v in (self.seed, self.block_size, self.bits_per_block, len(self.rho)):
             out += varint.encode(int(v))
         out += struct.pack(f"<{len(self.rho)}f", *self.rho.tolist())
@@ -93,8 +99,8 @@ class MRCPayload:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "MRCPayload":
-        spec, pos = ArchSpec.from_bytes(raw)
+    def from_bytes(cls, raw: bytes) -> MRCPayload:
+        spec, pos = read_arch(raw, 0, "hashing")
         seed, pos = varint.decode(raw, pos)
         block_size, pos = varint.decode(raw, pos)
         bits, pos = varint.decode(raw, pos)
@@ -118,3 +124,20 @@ def decode_weights(payload: MRCPayload):
         members = partition.members(b)
         weights[members] = materialise(payload.seed, b, index, rho[members])
     return network, weights
+
+
+@register
+class MRCCodec(Codec):
+    """Block-wise minimal random coding (papers 000 / Havasi et al. 2019). The paper's ratio counts
+    only the block indices: 32 * n_params / (n_blocks * bits_per_block)."""
+
+    name, filename = "mrc", "model.mrc"
+
+    def encode(self, export: MRCPayload, n_params: int):
+        n_blocks = len(export.indices)
+        return export.to_bytes(), {
+            "block_size": export.block_size, "bits_per_block": export.bits_per_block, "n_blocks": n_blocks,
+            "ratio_paper": 32 * n_params / (n_blocks * export.bits_per_block)}
+
+    def decode(self, payload: bytes) -> Decoded:
+        return Decoded(*decode_weights(MRCPayload.from_bytes(payload)))

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from nncompress.coding import generator as G
+from nncompress.core import generator as G
 
 
 class BlockPartition:
@@ -32,7 +32,7 @@ class BlockPartition:
         row = self.slots[b]
         return row[row < self.n]
 
-    def to(self, device) -> "BlockPartition":
+    def to(self, device) -> BlockPartition:
         self.slots, self.valid, self.block_of = (t.to(device) for t in (self.slots, self.valid, self.block_of))
         return self
 

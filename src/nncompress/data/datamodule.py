@@ -132,7 +132,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.x_train, self.x_val = self._transform(self.x_train), self._transform(self.x_val)
         self.x_test = self._transform(self.x_test)
 
-    def move_to(self, device: Union[str, torch.device]) -> "InMemoryDataModule":
+    def move_to(self, device: Union[str, torch.device]) -> InMemoryDataModule:
         """Move every loaded tensor to ``device`` (also where later loads will go)."""
         self.device = resolve_device(device)
         for attr in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):

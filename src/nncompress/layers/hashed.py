@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from nncompress.coding import generator as G
+from nncompress.core import generator as G
 
 
 def hash_map(numel: int, factor: int, seed: int, layer_id: int):

@@ -1,11 +1,15 @@
-"""Deterministic training of the coded network (reference numbers and pretraining)."""
+"""Deterministic training of the coded network: reference numbers, the L2 row of paper 001's
+Table 2 (`method=l2`: weight decay), and the trained start of every method with `init_from`."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nncompress.methods.base import ClassifierModule
+from nncompress.core.errors import UserError
+from nncompress.methods.base import BuildContext, ClassifierModule, Family, register
 from nncompress.models.coded import CodedNetwork
 
 
@@ -27,3 +31,28 @@ class BaselineModule(ClassifierModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam([self.weights], lr=self.lr, weight_decay=self.weight_decay)
+
+
+def load_baseline_into(net: nn.Module, path, spec) -> None:
+    """Initialise a plain architecture from a `method=baseline` run (its dir or a checkpoint)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+    if not path.exists():
+        raise UserError(f"init_from: no checkpoint at {path} (train one with method=baseline coding=none)")
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    if "weights" not in state:
+        raise UserError(f"init_from: {path} is not a method=baseline checkpoint")
+    coded = CodedNetwork(spec)
+    if state["weights"].numel() != coded.n_coded:
+        raise UserError(f"init_from: {path} holds {state['weights'].numel()} weights, "
+                        f"model {spec.name} needs {coded.n_coded}")
+    net.load_state_dict({k: v.detach() for k, v in coded.expand(state["weights"]).items()})
+
+
+@register
+class BaselineFamily(Family):
+    key, codec = "baseline", "none"
+
+    def build(self, cfg, ctx: BuildContext):
+        return BaselineModule(ctx.network, lr=cfg.method.lr, weight_decay=cfg.method.weight_decay)

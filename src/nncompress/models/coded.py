@@ -6,61 +6,12 @@ trick where configured, and runs the forward pass functionally.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from nncompress.coding import varint
 from nncompress.layers.hashed import hash_map
-from nncompress.models.lenet import ARCHITECTURES
-
-
-@dataclass
-class ArchSpec:
-    """Everything a decoder needs to rebuild the architecture and its hashing."""
-
-    name: str = "lenet5"
-    hashing: dict = field(default_factory=dict)  # layer -> factor for its weight, e.g. {"conv2": 2}
-    in_channels: int = 1
-    num_classes: int = 10
-    image_size: int = 28
-    hash_seed: int = 0
-
-    def to_bytes(self) -> bytes:
-        """Compact binary form: name, one hashing factor per layer weight, sizes, hash seed."""
-        layers = ARCHITECTURES[self.name].layer_names
-        out = bytearray(varint.encode(len(self.name)) + self.name.encode())
-        out += varint.encode(len(layers))
-        for layer in layers:
-            out += varint.encode(int(self.hashing.get(layer, 1)))
-        for v in (self.in_channels, self.num_classes, self.image_size, self.hash_seed):
-            out += varint.encode(int(v))
-        return bytes(out)
-
-    @classmethod
-    def from_bytes(cls, raw: bytes, pos: int = 0):
-        """Returns (spec, next position)."""
-        length, pos = varint.decode(raw, pos)
-        name = raw[pos : pos + length].decode("ascii")
-        pos += length
-        if name not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture '{name}' in file")
-        layers = ARCHITECTURES[name].layer_names
-        count, pos = varint.decode(raw, pos)
-        if count != len(layers):
-            raise ValueError(f"file lists {count} layers, {name} has {len(layers)}")
-        hashing = {}
-        for layer in layers:
-            factor, pos = varint.decode(raw, pos)
-            if factor != 1:
-                hashing[layer] = factor
-        sizes = []
-        for _ in range(4):
-            v, pos = varint.decode(raw, pos)
-            sizes.append(v)
-        return cls(name, hashing, *sizes), pos
+from nncompress.models.spec import ArchSpec
 
 
 class CodedNetwork(nn.Module):
@@ -68,10 +19,8 @@ class CodedNetwork(nn.Module):
 
     def __init__(self, spec: ArchSpec):
         super().__init__()
-        if spec.name not in ARCHITECTURES:
-            raise ValueError(f"unknown model '{spec.name}'; choose one of {sorted(ARCHITECTURES)}")
         self.spec = spec
-        self.net = ARCHITECTURES[spec.name](spec.in_channels, spec.num_classes, spec.image_size)
+        self.net = spec.build()
         names = dict(self.net.named_parameters())
         unknown = set(spec.hashing) - set(self.net.layer_names)
         if unknown:

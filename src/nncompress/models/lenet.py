@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class LeNet5Caffe(nn.Module):
@@ -44,5 +44,3 @@ class LeNet300100(nn.Module):
         x = F.relu(self.fc2(x))
         return self.fc3(x)
 
-
-ARCHITECTURES = {"lenet5": LeNet5Caffe, "lenet300_100": LeNet300100}

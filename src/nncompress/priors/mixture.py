@@ -18,7 +18,6 @@ from typing import Optional
 import torch
 from torch import nn
 
-
 INITS = ("table3", "range")
 
 

@@ -1,6 +1,5 @@
 """Sweep dirs -> the papers' tables (markdown + LaTeX) and figures (PNG + PDF).
 
-Figures live in nncompress.report.figures (not imported here: it loads matplotlib).
+collect.py turns a sweep dir into one row per job; common.py holds the shared formatting and
+figure helpers; papers/<key>.py registers each paper's tables and figures with its numbers.
 """
-from nncompress.report.collect import collect, expected_jobs  # noqa: F401
-from nncompress.report.tables import mean_se, table1  # noqa: F401

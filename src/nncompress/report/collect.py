@@ -10,9 +10,8 @@ import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # DataFrame column -> where it lives in the composed config.
-CONFIG_FIELDS = {"method": "method.name", "model": "model.name", "block": "block", "seed": "seed",
-                 "scale": "scale.name"}
-GRID_KEYS = ("method", "block", "seed")  # what identifies a job in Table-1 style sweeps
+CONFIG_FIELDS = {"method": "method.name", "model": "model.name", "arch": "model.arch", "block": "block",
+                 "seed": "seed", "scale": "scale.name"}
 NEVER_STARTED = "job never started (no directory)"
 
 
@@ -55,13 +54,33 @@ def _sweep_params(sweep_dir: Path):
     return params
 
 
-def expected_jobs(sweep_dir) -> list:
-    """The sweep's full method/block/seed grid from multirun.yaml, as dicts ([] if absent)."""
+def sweep_grid(sweep_dir) -> dict:
+    """{key: [values]} of every key the sweep varies (two or more values), from multirun.yaml:
+    the recipe's sweeper params and the command line alike ({} without multirun.yaml)."""
     params = _sweep_params(Path(sweep_dir)) or {}
-    grid = {k: _expand(params[k]) for k in GRID_KEYS if k in params}
+    grid = {k: _expand(v) for k, v in params.items()}
+    return {k: v for k, v in grid.items() if len(v) > 1}
+
+
+def expected_jobs(sweep_dir) -> list:
+    """The sweep's full grid over its swept keys, one dict per job ([] if nothing is swept)."""
+    grid = sweep_grid(sweep_dir)
     if not grid:
         return []
     return [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+
+
+def _job_overrides(run_dir: Path) -> dict:
+    """{key: value} of the overrides Hydra recorded for a job (.hydra/overrides.yaml)."""
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.exists():
+        return {}
+    out = {}
+    for override in OmegaConf.load(path) or []:
+        key, sep, value = str(override).partition("=")
+        if sep and not key.startswith("~"):
+            out[key.lstrip("+")] = _scalar(value)
+    return out
 
 
 def _read_json(path: Path):
@@ -75,7 +94,7 @@ def _job_row(cfg_path: Path) -> dict:
     run_dir = cfg_path.parent.parent
     cfg = OmegaConf.load(cfg_path)
     fields = {k: OmegaConf.select(cfg, p, default=None) for k, p in CONFIG_FIELDS.items()}
-    row = {"run_dir": str(run_dir), "status": "missing", "error": None}
+    row = {"run_dir": str(run_dir), "status": "missing", "error": None, "_overrides": _job_overrides(run_dir)}
     if (run_dir / "results.json").exists():
         res = _read_json(run_dir / "results.json")
         if isinstance(res, dict):
@@ -84,7 +103,8 @@ def _job_row(cfg_path: Path) -> dict:
             row.update(status="failed", error=f"unreadable results.json: {res}")
     elif (run_dir / "failed.json").exists():
         res = _read_json(run_dir / "failed.json")
-        row.update(status="failed", error=res.get("error") if isinstance(res, dict) else f"unreadable failed.json: {res}")
+        error = res.get("error") if isinstance(res, dict) else f"unreadable failed.json: {res}"
+        row.update(status="failed", error=error)
     else:
         row["error"] = "no results.json (crashed, killed or still running)"
     # The config wins over results.json so failed and missing jobs carry the same fields.
@@ -92,24 +112,34 @@ def _job_row(cfg_path: Path) -> dict:
     return row
 
 
-def _key(row: dict, keys) -> tuple:
-    return tuple(str(_scalar(str(row.get(k)))) for k in keys)
+def _key(values: dict, keys) -> tuple:
+    return tuple(str(_scalar(str(values.get(k)))) for k in keys)
 
 
 def collect(sweep_dir) -> pd.DataFrame:
-    """One row per job dir under sweep_dir (searched recursively), plus grid jobs with no dir."""
+    """One row per job dir under sweep_dir (searched recursively), plus grid jobs with no dir.
+
+    A job is identified by its values of every swept key, as its own .hydra/overrides.yaml records
+    them (model=lenet5_unhashed, method.module.tau2=0.1, …), so a missing job is found whichever keys
+    the sweep varies. `df.attrs["sweep_keys"]` lists those keys."""
     sweep_dir = Path(sweep_dir)
     rows = [_job_row(p) for p in sorted(sweep_dir.rglob(".hydra/config.yaml"))]
     jobs = expected_jobs(sweep_dir)
+    keys = list(jobs[0]) if jobs else []
+    for r in rows:  # its values of the swept keys (a dir without overrides.yaml: from its config)
+        r["_overrides"] = {**{k: r.get(k) for k in keys}, **r["_overrides"]}
+        r.update({k: r["_overrides"].get(k) for k in keys if k not in CONFIG_FIELDS})
     if jobs:
-        keys = list(jobs[0])
-        seen = {_key(r, keys) for r in rows}
+        seen = {_key(r["_overrides"], keys) for r in rows}
         # Single-valued overrides (e.g. scale=quick) still describe the jobs that never started.
         params = _sweep_params(sweep_dir) or {}
         fixed = {k: _expand(params[k])[0] for k in CONFIG_FIELDS if k in params and len(_expand(params[k])) == 1}
         rows += [{"run_dir": None, "status": "missing", "error": NEVER_STARTED, **fixed, **job}
                  for job in jobs if _key(job, keys) not in seen]
+    for r in rows:
+        r.pop("_overrides", None)
     df = pd.DataFrame(rows)
+    df.attrs["sweep_keys"] = keys
     if df.empty:
         return df
     for col in CONFIG_FIELDS:

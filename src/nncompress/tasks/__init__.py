@@ -1,13 +1,14 @@
 """Tasks a run can perform (`task=` on the command line)."""
 from __future__ import annotations
 
-from nncompress.errors import UserError
+from nncompress.core.errors import UserError
 
 
 def _train(cfg, run_dir):
+    from nncompress.tasks.pretrain import resolve_init_from
     from nncompress.tasks.train import train
 
-    return train(cfg, run_dir)
+    return train(resolve_init_from(cfg), run_dir)
 
 
 def _decode(cfg, run_dir):

@@ -9,39 +9,26 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig
 
-from nncompress.coding.container import ContainerError, read_container
-from nncompress.coding.deep_compression import CompressedNet
-from nncompress.coding.mrc import MRCPayload, decode_weights, weights_sha256
-from nncompress.errors import UserError
-from nncompress.methods.base import test_error
+from nncompress.coding.codec import CODECS, read_file
+from nncompress.coding.container import ContainerError
+from nncompress.core.errors import UserError
+from nncompress.core.evaluation import test_error
+from nncompress.core.results import write_results
 from nncompress.tasks.builders import build_datamodule
-from nncompress.tasks.results import write_results
 
 log = logging.getLogger(__name__)
-ARTIFACTS = ("model.mrc", "model.nnc")
+ARTIFACTS = tuple(sorted({c.filename for c in CODECS.values()}))
 
 
-def decode_container(path: Path, kind: str, raw: bytes, dm) -> dict:
-    """Rebuild the network of a container already read (`read_container`), evaluate it on dm's test set."""
-    try:
-        if kind == "mrc":
-            network, weights = decode_weights(MRCPayload.from_bytes(raw))
-            n_params, digest = network.n_params, weights_sha256(weights)
-        else:
-            network, weights = CompressedNet.from_bytes(raw).build(), None
-            n_params = sum(p.numel() for p in network.parameters())
-            digest = weights_sha256(torch.cat([p.detach().flatten() for p in network.parameters()]))
-    except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
-        raise ContainerError(f"{path} passed its checksum but its payload is malformed: {exc}") from None
-    network.to(dm.device)
-    err = test_error(network, None if weights is None else weights.to(dm.device), dm.test_dataloader())
-    return {"task": "decode", "kind": kind, "file": str(path.resolve()), "test_error": err,
+def evaluate_decoded(path: Path, codec, decoded, dm) -> dict:
+    """Evaluate a network rebuilt from `path` (`coding.codec.read_file`) on dm's test set."""
+    digest, n_params = decoded.weights_sha256, decoded.n_params
+    err = test_error(decoded.to(dm.device), None, dm.test_dataloader())
+    return {"task": "decode", "kind": codec.name, "file": str(path.resolve()), "test_error": err,
             "weights_sha256": digest, "n_params_decoded": n_params, "compressed_bytes": path.stat().st_size}
 
 
@@ -76,7 +63,7 @@ def decode_run(root: Path, paths: list, dm, dataset: str) -> dict:
         if encoder.get("dataset") not in (None, dataset):
             raise UserError(f"{path} was trained on {encoder['dataset']}; decode it with dataset={encoder['dataset']}")
         try:
-            record = decode_container(path, *read_container(path), dm)
+            record = evaluate_decoded(path, *read_file(path), dm)
         except ContainerError as exc:
             record = {"file": str(path.resolve()), "test_error": float("nan"), "differences": [str(exc)]}
         else:
@@ -97,9 +84,9 @@ def decode(cfg: DictConfig, run_dir: Path) -> dict:
                         "or run=DIR to check every model file of a run or sweep")
     if cfg.get("file"):
         path = Path(cfg.file).expanduser()
-        container = read_container(path)  # a missing or corrupt file fails before the data set is loaded
+        codec, decoded = read_file(path)  # a missing or corrupt file fails before the data set is loaded
         dm = build_datamodule(cfg)
-        record = {**decode_container(path, *container, dm), "dataset": cfg.dataset.name}
+        record = {**evaluate_decoded(path, codec, decoded, dm), "dataset": cfg.dataset.name}
         write_results(run_dir, record, name="decode.json")
         print(f"decoded {path}: test error {record['test_error']:.2f} % on {cfg.dataset.name}; "
               f"weights sha256 {record['weights_sha256'][:16]}…")

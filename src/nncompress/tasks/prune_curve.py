@@ -13,42 +13,22 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from nncompress.coding.container import read_container
-from nncompress.errors import UserError
-from nncompress.coding.mrc import MRCPayload, decode_weights
-from nncompress.methods.base import test_error
-from nncompress.pruning.strategies import STRATEGIES, prune, prune_order
+from nncompress.coding.codec import read_file
+from nncompress.core.errors import UserError
+from nncompress.core.results import write_results
+from nncompress.pruning.curves import accuracy_curves, fractions
 from nncompress.tasks.builders import build_datamodule
-from nncompress.tasks.results import write_results
 
 log = logging.getLogger(__name__)
 
 
-def fractions(cfg) -> list:
-    n = int(round((cfg.stop - cfg.start) / cfg.step))
-    return [round(cfg.start + i * cfg.step, 10) for i in range(n + 1)]
-
-
 def curves_for_run(run_dir: Path, pcfg: DictConfig, dm) -> dict:
-    """{strategy: {"fraction": [...], "accuracy": [...], "accuracy_repeats": [[...]]}} in percent."""
-    _, raw = read_container(run_dir / "model.mrc")
-    network, sample = decode_weights(MRCPayload.from_bytes(raw))
+    _, decoded = read_file(run_dir / "model.mrc")
     post = np.load(run_dir / "posterior.npz")
     mu, sigma = torch.from_numpy(post["mu"]), torch.from_numpy(post["log_sigma"]).exp()
-    device = dm.device
-    network, sample = network.to(device), sample.to(device)
-    loader = dm.test_dataloader()
-    out = {"fractions": fractions(pcfg.fractions)}
-    for strategy in pcfg.strategies:
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown pruning strategy '{strategy}'; choose from {STRATEGIES}")
-        repeats = int(pcfg.repeats) if strategy == "random" else 1
-        acc = []
-        for r in range(repeats):
-            order = prune_order(strategy, sample, mu, sigma, seed=int(pcfg.seed) + r)
-            acc.append([100.0 - test_error(network, prune(sample, order, f), loader) for f in out["fractions"]])
-        out[strategy] = {"accuracy": np.mean(acc, axis=0).tolist(), "accuracy_repeats": acc}
-    return out
+    decoded.to(dm.device)
+    return accuracy_curves(decoded.network, decoded.weights, mu, sigma, dm.test_dataloader(), pcfg.strategies,
+                           fractions(**pcfg.fractions), pcfg.repeats, pcfg.seed)
 
 
 def run_dirs(path: Path) -> list:

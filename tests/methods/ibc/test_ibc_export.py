@@ -1,9 +1,11 @@
 """Structured pruning is exact, and the Deep-Compression file decodes to the same network."""
 import torch
 
-from nncompress.coding.deep_compression import CompressedNet, build_compressed
-from nncompress.methods.bayes import BayesCompressModule
+from nncompress.coding.deep_compression import CompressedNet
+from nncompress.methods.ibc.export import build_compressed
+from nncompress.methods.ibc.family import build_module
 from nncompress.models.lenet import LeNet5Caffe, LeNet300100
+from nncompress.models.spec import ArchSpec
 from nncompress.pruning.structured import remove_empty_units
 from nncompress.quantization.cluster import assign, kmeans_1d
 
@@ -45,7 +47,7 @@ def test_a_network_quantised_to_nothing_still_round_trips():
     net = LeNet5Caffe()
     indices = [torch.zeros_like(m.weight, dtype=torch.int64) for m in (net.conv1, net.conv2, net.fc1, net.fc2)]
     biases = [m.bias.detach() for m in (net.conv1, net.conv2, net.fc1, net.fc2)]
-    comp = build_compressed("lenet5", (1, 10, 28), indices, biases, torch.tensor([0.0, 0.5]), 8)
+    comp = build_compressed(ArchSpec("lenet5"), indices, biases, torch.tensor([0.0, 0.5]), 8)
     assert comp.widths() == [1, 1, 1, 10]
     decoded = CompressedNet.from_bytes(comp.to_bytes()[0]).build()
     out = decoded(torch.randn(3, 1, 28, 28))
@@ -80,13 +82,13 @@ def test_kmeans_and_assign_equal_brute_force_lloyd():
 
 def test_file_round_trip_from_a_vd_sws_module():
     torch.manual_seed(0)
-    module = BayesCompressModule(LeNet300100(), n_train=100, mode="vd_sws")
+    module = build_module(LeNet300100(), 100, ["vd", "mixture"], {})
     with torch.no_grad():  # make most weights noise so that they are dropped
         for m in module.net.modules():
             if hasattr(m, "log_sigma2"):
                 m.log_sigma2.copy_(torch.where(torch.rand_like(m.theta) < 0.9, torch.tensor(2.0), m.log_sigma2))
     indices, biases, codebook = module.quantised()
-    comp = build_compressed("lenet300_100", (1, 10, 28), indices, biases, codebook, index_bits=5)
+    comp = build_compressed(ArchSpec("lenet300_100"), indices, biases, codebook, index_bits=5)
     raw, bits = comp.to_bytes()
     assert 8 * len(raw) == sum(bits.values())
     back = CompressedNet.from_bytes(raw)

@@ -3,9 +3,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from nncompress.core.errors import UserError
 from nncompress.layers.vd import vd_layers
-from nncompress.methods.bayes import BayesCompressModule
+from nncompress.methods.ibc.family import build_module
 from nncompress.models.lenet import LeNet300100
+
+TERMS = {"vd": ["vd"], "sws": ["mixture"], "vd_sws": ["vd", "mixture"]}
+
+
+def _module(mode, **settings):
+    """The module of method=<mode> with the objective terms that method lists."""
+    return build_module(LeNet300100(), 1000, TERMS[mode], settings)
 
 
 def _batch():
@@ -16,7 +24,7 @@ def _batch():
 @pytest.mark.parametrize("mode", ["vd", "sws", "vd_sws"])
 def test_objective_terms(mode):
     torch.manual_seed(0)
-    m = BayesCompressModule(LeNet300100(), n_train=1000, mode=mode, tau2=0.5, phase1_steps=0)
+    m = _module(mode, tau2=0.5, phase1_steps=0)
     x, y = _batch()
     torch.manual_seed(1)
     loss, terms = m.objective(x, y)
@@ -36,25 +44,25 @@ def test_objective_terms(mode):
 
 
 def test_vd_sws_phase_one_is_pure_vd():
-    m = BayesCompressModule(LeNet300100(), n_train=1000, mode="vd_sws", phase1_steps=10)
-    assert m.current_tau2() == 0.0  # global_step 0 < 10
+    m = _module("vd_sws", phase1_steps=10)
+    assert m.mixture_prior.weight(m.global_step) == 0.0 and m.mixture_prior.weight(10) == 2e-2
     _, terms = m.objective(*_batch())
     assert "neg_log_gm" not in terms
 
 
 def test_parameter_groups_use_table3_rates():
-    m = BayesCompressModule(LeNet300100(), n_train=1000, mode="vd_sws")
+    m = _module("vd_sws")
     lrs = sorted(g["lr"] for g in m.configure_optimizers().param_groups)
     assert lrs == sorted([5e-5, 1e-4, 1e-4, 1e-4, 3e-3])
-    with pytest.raises(ValueError, match="unknown mode"):
-        BayesCompressModule(LeNet300100(), n_train=1, mode="l0")
+    with pytest.raises(UserError, match="unknown term"):
+        build_module(LeNet300100(), 1, ["l0"], {})
 
 
 @pytest.mark.parametrize("mode", ["vd", "sws", "vd_sws"])
 def test_quantised_net_evaluates_the_codebook_values(mode):
     """The validation-time copy computes with exactly the weights the file would hold."""
     torch.manual_seed(0)
-    m = BayesCompressModule(LeNet300100(), n_train=1000, mode=mode)
+    m = _module(mode)
     with torch.no_grad():
         for layer in vd_layers(m.net):
             layer.log_sigma2.uniform_(-12.0, 0.0)  # some weights past the drop threshold
@@ -64,7 +72,7 @@ def test_quantised_net_evaluates_the_codebook_values(mode):
     for i, (idx, b) in enumerate(zip(indices, biases)):
         h = F.linear(h, codebook[idx], b)
         h = F.relu(h) if i < len(indices) - 1 else h
-    assert torch.allclose(m.quantised_net(vd_clusters=8)(x), h, atol=1e-5)
-    net = m.quantised_net(vd_clusters=8)
+    net = m.net_with(indices, codebook)
+    assert torch.allclose(net(x), h, atol=1e-5)
     used = torch.cat([p.flatten() for n, p in net.named_parameters() if n.endswith(("theta", "weight"))])
     assert set(torch.unique(used).tolist()) <= set(codebook.tolist())

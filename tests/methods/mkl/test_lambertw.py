@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy.special import lambertw as scipy_w
 
-from nncompress.layers.lambertw import SWITCH, lambertw
+from nncompress.methods.mkl.lambertw import SWITCH, lambertw
 
 # x = -exp(-1 - 2 kappa sech^2 tau): from the branch point -1/e down to ~0 (huge kappa).
 GRID = -np.exp(-1.0 - np.logspace(-10, 2.5, 400))

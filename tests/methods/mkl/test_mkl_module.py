@@ -4,8 +4,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from nncompress.methods.miracle import MiracleModule
-from nncompress.models.coded import ArchSpec, CodedNetwork
+from nncompress.methods.mkl.module import MiracleModule
+from nncompress.models.coded import CodedNetwork
+from nncompress.models.spec import ArchSpec
 
 TINY = ArchSpec("lenet5", {"conv1": 10, "conv2": 100, "fc1": 1000, "fc2": 50})
 

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from nncompress.coding.blocks import BlockPartition
-from nncompress.layers.gaussian import MeanKLPosterior
+from nncompress.core.blocks import BlockPartition
+from nncompress.methods.mkl.posteriors import MeanKLPosterior
 from nncompress.priors.gaussian import gaussian_kl
 
 KAPPA = 20 * math.log(2)

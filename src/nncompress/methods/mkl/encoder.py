@@ -4,36 +4,45 @@ After each block is fixed, the remaining blocks are fine-tuned for `finetune_ste
 source of randomness of block b (batches, posterior noise, candidate selection) is seeded by
 (seed, b), so a run resumed from the state saved after block b-1 continues exactly as an
 uninterrupted run would, and writes the identical file.
+
+The encoder drives any `Codable` model (below), not a particular LightningModule; its settings
+are `MRCSettings`, which is also the schema of `coding=mrc` (conf/coding/mrc.yaml).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional, Protocol
 
 import torch
 from tqdm.auto import tqdm
 
-from nncompress.coding import generator as G
 from nncompress.coding.mrc import MRCPayload, materialise, search_block
-from nncompress.methods.miracle import LN2, MiracleModule
+from nncompress.core import generator as G
+from nncompress.core.blocks import BlockPartition
+from nncompress.core.errors import Paused
+from nncompress.core.units import LN2
+from nncompress.priors.gaussian import gaussian_kl
 
 
 @dataclass
-class MRCConfig:
-    bits_per_block: int = 20
-    candidates_log2: int | None = None  # None: 2**bits_per_block, as the papers
-    chunk_log2: int = 16
-    selection: str = "sample"
-    finetune_steps: int = 100
-    batch_size: int = 200
-    lr: float = 1e-3
+class MRCSettings:
+    """coding=mrc: block-wise minimal random coding into model.mrc (Havasi et al. 2019, paper 000)."""
+
+    name: str = "mrc"
+    bits_per_block: int = 20  # C_block; K = 2^bits candidates, each index costs exactly this
+    block_size: int = 30  # variables per block (conf: ${block})
+    candidates_log2: Optional[int] = None  # None: = bits_per_block (papers); fewer: a truncated search, same format
+    chunk_log2: int = 16  # candidates evaluated per vectorised chunk (memory, not results)
+    selection: str = "sample"  # sample: index ~ q/p (MRC); argmax: the best candidate
+    finetune_steps: int = 100  # between blocks (paper 000; the MIRACLE paper used 50)
     checkpoint_seconds: float = 30.0  # save the resumable state at most this often; 0: every block
-    stop_after: int | None = None  # code at most this many blocks in this process, then pause
+    stop_after: Optional[int] = None  # code at most this many blocks in this process, then pause
+    progress: bool = True
 
     @property
     def n_candidates(self) -> int:
@@ -43,16 +52,31 @@ class MRCConfig:
         return 1 << log2
 
 
-class CodingPaused(Exception):
-    """Raised after `stop_after` blocks: the state is saved and the same command resumes."""
+class Codable(Protocol):
+    """What the encoder needs of a model (methods.mkl.module.MiracleModule is one)."""
+
+    kind: str
+    coding: bool  # set while coding (e.g. Mean-Var anneals at its coding rate)
+    partition: BlockPartition
+    prior: torch.nn.Module  # per-layer coding scales: .rho(), .freeze()
+    network: torch.nn.Module  # .n_coded, .spec
+    block_done: torch.Tensor
+    device: torch.device
+
+    def moments(self) -> tuple: ...  # (mu, sigma, rho) per coded variable
+    def objective(self, x, y, generator=None) -> tuple: ...  # (loss, ...)
+    def after_step(self) -> None: ...  # after each optimiser step
+    def fix_block(self, b: int, members, values, mu, sigma) -> None: ...
+    def trainable_parameters(self) -> list: ...
 
 
 class MRCEncoder:
-    def __init__(self, module: MiracleModule, train_x: torch.Tensor, train_y: torch.Tensor,
-                 cfg: MRCConfig, seed: int, state_path=None, progress: bool = True, on_block=None):
+    def __init__(self, module: Codable, train_x: torch.Tensor, train_y: torch.Tensor, cfg: MRCSettings,
+                 seed: int, batch_size: int, lr: float, state_path=None, on_block=None):
         self.m, self.x, self.y, self.cfg, self.seed = module, train_x, train_y, cfg, seed
+        self.batch_size, self.lr = batch_size, lr
         self.state_path = Path(state_path) if state_path else None
-        self.progress, self.on_block = progress, on_block
+        self.on_block = on_block
         self.optimizer = None
         self.indices: list = []
         self.stats = {"search_seconds": 0.0, "finetune_seconds": 0.0, "kl_bits": [], "log_ratio": []}
@@ -60,8 +84,10 @@ class MRCEncoder:
     # -- state --------------------------------------------------------------------------
     def fingerprint(self) -> str:
         rho = self.m.prior.rho().detach().cpu().numpy().tobytes()
-        # Only what changes the result: when to save or pause does not.
-        cfg = {k: v for k, v in asdict(self.cfg).items() if k not in ("checkpoint_seconds", "stop_after")}
+        # Only what changes the result: when to save or pause, or whether to show progress, does not.
+        cfg = {k: v for k, v in asdict(self.cfg).items()
+               if k not in ("name", "block_size", "checkpoint_seconds", "stop_after", "progress")}
+        cfg.update(batch_size=self.batch_size, lr=self.lr)
         desc = json.dumps({"cfg": cfg, "seed": self.seed, "kind": self.m.kind,
                            "n": self.m.network.n_coded, "bs": self.m.partition.block_size})
         return hashlib.sha256(desc.encode() + rho).hexdigest()
@@ -100,19 +126,19 @@ class MRCEncoder:
         g = self._generator(block, 100)
         self.m.train()
         for _ in range(steps):
-            idx = torch.randint(len(self.x), (self.cfg.batch_size,), generator=g, device=self.x.device)
+            idx = torch.randint(len(self.x), (self.batch_size,), generator=g, device=self.x.device)
             loss, _, _ = self.m.objective(self.x[idx], self.y[idx], generator=g)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            self.m.anneal_beta()
+            self.m.after_step()
 
     def code_block(self, b: int):
         members = self.m.partition.members(b)
         with torch.no_grad():
             mu, sigma, rho = self.m.moments()
             mu, sigma, rho = mu[members], sigma[members], rho[members]
-            kl_bits = float(torch.sum(torch.log(rho / sigma) + (sigma**2 + mu**2) / (2 * rho**2) - 0.5)) / LN2
+            kl_bits = float(gaussian_kl(mu, sigma, rho).sum()) / LN2
         t0 = time.perf_counter()
         found = search_block(self.seed, b, mu, sigma, rho, self.cfg.n_candidates,
                              chunk=1 << self.cfg.chunk_log2, selection=self.cfg.selection)
@@ -128,12 +154,12 @@ class MRCEncoder:
         m = self.m
         m.prior.freeze()
         m.coding = True
-        self.optimizer = torch.optim.Adam(m.trainable_parameters(), lr=self.cfg.lr)
+        self.optimizer = torch.optim.Adam(m.trainable_parameters(), lr=self.lr)
         start = self._resume()
         nb = m.partition.n_blocks
         last_save = time.monotonic()
         bar = tqdm(range(start, nb), total=nb, initial=start, desc="MRC coding", unit="block",
-                   disable=not self.progress, dynamic_ncols=True)
+                   disable=not self.cfg.progress, dynamic_ncols=True)
         for b in bar:
             kl_bits, found = self.code_block(b)
             t0 = time.perf_counter()
@@ -149,7 +175,7 @@ class MRCEncoder:
                                   "coding/log_ratio_bits": found.log_ratio / LN2})
             if paused:
                 bar.close()
-                raise CodingPaused(f"coding paused after block {b + 1} of {nb}")
+                raise Paused(f"coding paused after block {b + 1} of {nb}")
         bar.close()
         m.eval()
         return MRCPayload(m.network.spec, self.seed, m.partition.block_size, self.cfg.bits_per_block,

@@ -6,18 +6,15 @@ alone. Coded blocks are fixed to their decoded values and drop out of the object
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
-from nncompress.coding.blocks import BlockPartition
-from nncompress.layers.gaussian import POSTERIORS
+from nncompress.core.blocks import BlockPartition
+from nncompress.core.units import LN2
 from nncompress.methods.base import ClassifierModule
+from nncompress.methods.mkl.posteriors import POSTERIORS
 from nncompress.models.coded import CodedNetwork
 from nncompress.priors.gaussian import CodingPrior, gaussian_kl
-
-LN2 = math.log(2.0)
 
 
 class MiracleModule(ClassifierModule):
@@ -118,6 +115,10 @@ class MiracleModule(ClassifierModule):
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.anneal_beta()
+
+    def after_step(self):
+        """The encoder's fine-tuning steps anneal as training does."""
         self.anneal_beta()
 
     def trainable_parameters(self):

@@ -1,13 +1,11 @@
-"""Gaussian posteriors over the coded variables, one class per parameterisation."""
+"""The two Gaussian posteriors over MIRACLE's coded variables: Mean-Var and Mean-KL (paper 000)."""
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
 
-from nncompress.coding.blocks import BlockPartition
-from nncompress.layers.lambertw import lambertw
+from nncompress.core.blocks import BlockPartition
+from nncompress.methods.mkl.lambertw import lambertw
 
 
 class MeanVarPosterior(nn.Module):
@@ -53,4 +51,3 @@ class MeanKLPosterior(nn.Module):
 
 
 POSTERIORS = {"meanvar": MeanVarPosterior, "meankl": MeanKLPosterior}
-NATS_PER_BIT = math.log(2.0)

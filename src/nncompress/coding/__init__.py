@@ -1,0 +1,5 @@
+"""Compressed files: the container, the architecture header, and the codecs by name.
+
+Importing the package registers every codec (`codec.CODECS`).
+"""
+from nncompress.coding import deep_compression, mrc  # noqa: F401  (each registers its codec)

@@ -1,0 +1,56 @@
+"""Paper 001's methods as a family: sparse VD, soft weight-sharing and VD+SWS from a trained
+baseline, written as a Deep-Compression file (codec csr_huffman)."""
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from nncompress.core.errors import UserError
+from nncompress.methods.base import BuildContext, Family, check_kwargs, register
+from nncompress.methods.baseline import load_baseline_into
+from nncompress.methods.ibc.export import build_compressed
+from nncompress.methods.ibc.module import IbcModule
+from nncompress.methods.ibc.objectives import SparseVDKL
+
+TERMS = ("vd", "mixture")
+# method.module keys -> which term takes them; the rest go to IbcModule.
+VD_KEYS = ("tau1",)
+MIXTURE_KEYS = {"tau2": "tau", "phase1_steps": "start_step", "n_components": "n_components", "pi_zero": "pi_zero",
+                "gamma_alpha": "gamma_alpha", "gamma_beta": "gamma_beta", "gamma_alpha_zero": "gamma_alpha_zero",
+                "gamma_beta_zero": "gamma_beta_zero", "mixture_init": "init", "mixture_init_sigma": "init_sigma"}
+
+
+def build_module(net, n_train: int, terms, module_cfg: dict) -> IbcModule:
+    """IbcModule with the objective terms named in `terms` and the method's `module:` settings."""
+    unknown = sorted(set(terms) - set(TERMS))
+    if unknown:
+        raise UserError(f"method.terms: unknown term(s) {unknown}; choose from {list(TERMS)}")
+    kwargs = dict(module_cfg)
+    check_kwargs(kwargs, IbcModule, "method.module", exclude=("net", "n_train", "kl", "mixture"),
+                 extra=(*VD_KEYS, *MIXTURE_KEYS))
+    kl = SparseVDKL(kwargs.pop("tau1", 1.0)) if "vd" in terms else None
+    mixture = {MIXTURE_KEYS[k]: kwargs.pop(k) for k in list(kwargs) if k in MIXTURE_KEYS}
+    for k in VD_KEYS:
+        kwargs.pop(k, None)
+    return IbcModule(net, n_train=n_train, kl=kl, mixture=mixture if "mixture" in terms else None, **kwargs)
+
+
+@register
+class IbcFamily(Family):
+    key, codec = "ibc", "csr_huffman"
+
+    def build(self, cfg, ctx: BuildContext) -> IbcModule:
+        net = ctx.network.spec.build()
+        if ctx.init_from is not None:
+            load_baseline_into(net, ctx.init_from, ctx.network.spec)
+        module_cfg = OmegaConf.to_container(cfg.method.module, resolve=True)
+        return build_module(net, len(ctx.dm.x_train), list(cfg.method.terms), module_cfg)
+
+    def describe(self, module: IbcModule, ctx: BuildContext) -> dict:
+        return {"nonzero_fraction": module.nonzero_fraction()}
+
+    def export(self, module: IbcModule, cfg, ctx: BuildContext):
+        c = cfg.coding
+        indices, biases, codebook = module.quantised(vd_clusters=int(c.vd_clusters), drop_rate=float(c.drop_rate))
+        comp = build_compressed(ctx.network.spec, indices, biases, codebook, int(c.index_bits))
+        nonzero = sum(int((i != 0).sum()) for i in comp.indices)
+        return comp, {"nonzero_fraction": nonzero / sum(i.numel() for i in indices)}

@@ -1,0 +1,90 @@
+"""MIRACLE as a family: build the module, run the MRC encoder, keep what Figures 1 and 3 need."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from nncompress.core.evaluation import weights_sha256
+from nncompress.core.results import write_results
+from nncompress.core.units import LN2
+from nncompress.methods.base import BuildContext, Family, check_kwargs, register
+from nncompress.methods.mkl.callbacks import PosteriorHistograms, PruningCurvesPlot
+from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings
+from nncompress.methods.mkl.module import MiracleModule
+from nncompress.pruning.curves import accuracy_curves, fractions
+
+STATE = "coding_state.pt"  # a resumable encoder state: training finished and coding began
+
+
+def mrc_settings(cfg) -> MRCSettings:
+    coding = OmegaConf.to_container(cfg.coding, resolve=True)
+    check_kwargs(coding, MRCSettings, "coding")
+    return MRCSettings(**coding)
+
+
+@register
+class MklFamily(Family):
+    key, codec = "mkl", "mrc"
+    schemas = {("coding", "mrc_schema"): MRCSettings}
+
+    def build(self, cfg, ctx: BuildContext) -> MiracleModule:
+        m = cfg.method
+        return MiracleModule(
+            ctx.network, posterior=m.posterior, block_size=int(cfg.block),
+            bits_per_block=int(cfg.coding.get("bits_per_block", 20)), partition_seed=int(cfg.seed),
+            lr=m.lr, log_rho_init=m.log_rho_init, log_sigma_init=m.get("log_sigma_init", -10.0),
+            beta_init=m.get("beta_init", 1e-8), beta_eps=m.get("beta_eps", 5e-5),
+            beta_eps_coding=m.get("beta_eps_coding"), halley_steps=m.get("halley_steps", 0))
+
+    def export_started(self, ctx: BuildContext) -> bool:
+        return (ctx.run_dir / STATE).exists()
+
+    def export(self, module: MiracleModule, cfg, ctx: BuildContext):
+        t0 = time.perf_counter()
+        settings = mrc_settings(cfg)
+        record = {}
+        if not self.export_started(ctx):
+            with torch.no_grad():
+                kl_bits = (module.block_kl(*module.moments()) / LN2).cpu()
+            record = {"kl_bits_per_block_mean": float(kl_bits.mean()), "kl_bits_per_block_max": float(kl_bits.max())}
+        step, every = int(cfg.method.train_steps), max(settings.finetune_steps, 1)
+
+        def on_block(b, metrics):  # coding progress on the training step axis
+            for lg in ctx.loggers:
+                lg.log_metrics(metrics, step=step + 1 + b * every)
+
+        encoder = MRCEncoder(module, ctx.dm.x_train, ctx.dm.y_train, settings, seed=int(cfg.seed),
+                             batch_size=int(cfg.dataset.batch_size), lr=float(cfg.method.lr),
+                             state_path=ctx.run_dir / STATE, on_block=on_block)
+        encoder.stats.update(record)
+        payload = encoder.run()  # raises core.errors.Paused after coding.stop_after blocks
+        stats = encoder.stats
+        return payload, {
+            "candidates_log2": int(math.log2(settings.n_candidates)), "finetune_steps": settings.finetune_steps,
+            "selection": settings.selection, "kl_bits_per_block_mean": stats.get("kl_bits_per_block_mean"),
+            "kl_bits_per_block_max": stats.get("kl_bits_per_block_max"),
+            "kl_bits_at_coding_mean": float(np.mean(stats["kl_bits"])),
+            "search_seconds": stats["search_seconds"], "finetune_seconds": stats["finetune_seconds"],
+            "coding_seconds": time.perf_counter() - t0}
+
+    def after_decode(self, module: MiracleModule, decoded, cfg, ctx: BuildContext) -> dict:
+        if decoded.weights_sha256 != weights_sha256(module.fixed_values):
+            raise RuntimeError("decoded weights differ from the encoder's: the coder is not bit-exact")
+        network = ctx.network
+        mu, log_sigma = module.coded_mu.cpu(), module.coded_sigma.clamp_min(1e-30).log().cpu()
+        np.savez(ctx.run_dir / "posterior.npz", mu=mu.numpy(), log_sigma=log_sigma.numpy(),
+                 sample=decoded.weights.cpu().numpy(), layer=network.layer_of.cpu().numpy(),
+                 layer_names=np.array(network.net.layer_names))
+        p = cfg.pruning
+        if p.after_train and p.strategies:  # as task=prune_curve computes them from the saved posterior
+            curves = accuracy_curves(decoded.network, decoded.weights, mu, log_sigma.exp(), ctx.dm.test_dataloader(),
+                                     p.strategies, fractions(**p.fractions), p.repeats, p.seed)
+            write_results(ctx.run_dir, curves, name="pruning.json")
+        return {}
+
+    def callbacks(self, cfg, ctx: BuildContext) -> list:
+        return [PosteriorHistograms(ctx.run_dir), PruningCurvesPlot(ctx.run_dir)]
