@@ -1,2 +1,2 @@
 """Which weights to zero: pruning orders (strategies), accuracy curves, structured removal of empty
-units."""
+units, pruning by score."""
