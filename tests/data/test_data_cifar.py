@@ -1,0 +1,387 @@
+"""CIFAR-10/100 datamodules on small, format-true archives written here (the real data is absent).
+
+The archives copy the official layout: a tar.gz with one top folder (``cifar-10-batches-py`` /
+``cifar-100-python``) of Python-2-style pickled dicts (protocol 2, numpy arrays under the
+``numpy.core.multiarray`` path, bytes keys), members in a non-sorted order as in the real tar.
+"""
+
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from nncompress.data import DataNotFoundError, TensorBatchLoader, cifar
+from nncompress.data.cifar import (
+    CIFAR10DataModule,
+    CIFAR100DataModule,
+    RandomCropFlipLoader,
+    random_crop_flip,
+)
+
+UNREACHABLE = ("http://127.0.0.1:9/",)  # discard port on loopback: nothing leaves the machine
+PER_BATCH, N_TEST = 4, 6  # CIFAR-10: 5 x 4 = 20 training images
+
+
+def py2_pickle(obj) -> bytes:
+    # The 2009 files were written by Python 2 numpy, whose arrays live under numpy.core.
+    return pickle.dumps(obj, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+
+
+def images(n: int, seed: int) -> np.ndarray:
+    data = np.random.default_rng(seed).integers(0, 256, (n, 3072), dtype=np.uint8)
+    data[:, 0] = np.arange(n) + 100 * (seed % 2)  # pixel (R, 0, 0) identifies the image
+    return data
+
+
+def write_archive(path, top: str, members: dict) -> str:
+    """tar.gz with ``top/`` and its members (name -> bytes); returns the md5 of the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(top)
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+        for name, payload in members.items():
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def cifar10_members(overrides=None):
+    """(member name -> bytes for the archive, member name -> the dict it pickles)."""
+    dicts = {}
+    for i in range(1, 6):
+        dicts[f"data_batch_{i}"] = {
+            b"batch_label": f"training batch {i} of 5".encode(),
+            b"labels": [(i * 3 + j) % 10 for j in range(PER_BATCH)],
+            b"data": images(PER_BATCH, i),
+            b"filenames": [b"img_%d.png" % j for j in range(PER_BATCH)],
+        }
+    test = images(N_TEST, 7)
+    test[1] = 0
+    test[1, 2 * 1024 + 3 * 32 + 30] = 255  # channel 2 (B), row 3, column 30
+    test[1, 0 * 1024 + 31 * 32 + 0] = 7  # channel 0 (R), row 31, column 0
+    dicts["test_batch"] = {b"batch_label": b"testing batch 1 of 1", b"labels": list(range(N_TEST)),
+                           b"data": test, b"filenames": [b"t.png"] * N_TEST}
+    dicts.update(overrides or {})  # a bytes value is written as is (garbage, foreign pickles)
+    payload = {"readme.html": b"<html></html>",
+               "batches.meta": py2_pickle({b"num_cases_per_batch": PER_BATCH, b"num_vis": 3072,
+                                           b"label_names": [b"class%d" % k for k in range(10)]})}
+    # members deliberately out of name order: the loader must order batches by name
+    for name in ["data_batch_4", "test_batch", "data_batch_3", "data_batch_2", "data_batch_5",
+                 "data_batch_1"]:
+        if name in dicts:
+            d = dicts[name]
+            payload[name] = d if isinstance(d, bytes) else py2_pickle(d)
+    return payload, dicts
+
+
+def install(monkeypatch, key, root, top, archive, members, mirrors=UNREACHABLE):
+    spec = cifar.SPECS[key]
+    md5 = write_archive(root / spec.folder / "raw" / archive, top, members)
+    monkeypatch.setitem(cifar.SPECS, key, replace(spec, files=((archive, md5),), mirrors=mirrors))
+
+
+@pytest.fixture
+def c10(tmp_path, monkeypatch):
+    payload, arrays = cifar10_members()
+    install(monkeypatch, "cifar10", tmp_path, "cifar-10-batches-py", "cifar-10-python.tar.gz", payload)
+    return tmp_path, arrays
+
+
+def dm10(root, **kw):
+    kw.setdefault("val_size", 5)
+    kw.setdefault("download", False)
+    return CIFAR10DataModule(data_dir=root, device="cpu", batch_size=4, eval_batch_size=4, **kw)
+
+
+def unnormalise(x, mean=0.5, std=0.5):
+    return (x * (255.0 * std) + 255.0 * mean).round().to(torch.int64)
+
+
+def test_load_raw_shapes_labels_and_batch_order(c10):
+    root, arrays = c10
+    x_tr, y_tr, x_te, y_te = dm10(root).load_raw()
+    assert x_tr.shape == (20, 3, 32, 32) and x_tr.dtype == torch.uint8
+    assert x_te.shape == (N_TEST, 3, 32, 32) and y_tr.dtype == y_te.dtype == torch.int64
+    # data_batch_1..5 in name order, whatever the order inside the tar
+    expected = sum((arrays[f"data_batch_{i}"][b"labels"] for i in range(1, 6)), [])
+    assert y_tr.tolist() == expected and y_te.tolist() == list(range(N_TEST))
+    assert x_tr[4:8, 0, 0, 0].tolist() == list(range(4))  # batch 2's identifying pixels (seed 2)
+    assert x_tr[:4, 0, 0, 0].tolist() == [100, 101, 102, 103]
+
+
+def test_pixel_order_and_normalisation(c10):
+    root, arrays = c10
+    dm = dm10(root)
+    dm.setup()
+    assert dm.x_test.dtype == torch.float32 and dm.x_test.shape[1:] == dm.input_shape == (3, 32, 32)
+    raw = unnormalise(dm.x_test)
+    marked = raw[1]
+    assert marked[2, 3, 30] == 255 and marked[0, 31, 0] == 7
+    assert marked.sum() == 255 + 7  # nothing else lit: no transposed / swapped planes
+    assert dm.x_test[1, 1, 0, 0].item() == pytest.approx(-1.0)  # (0/255 - 0.5) / 0.5
+    # every pixel: flat index c*1024 + r*32 + k of the row
+    flat = torch.from_numpy(arrays["test_batch"][b"data"].astype(np.int64))
+    c, r, k = torch.meshgrid(torch.arange(3), torch.arange(32), torch.arange(32), indexing="ij")
+    assert torch.equal(raw, flat[:, c * 1024 + r * 32 + k])
+
+
+def test_standard_and_custom_normalisation(c10):
+    root, _ = c10
+    dm = dm10(root, normalization="standard")
+    dm.setup()
+    mean, std = CIFAR10DataModule.STATS["standard"]
+    for ch in range(3):
+        got = dm.x_test[1, ch, 3, 30] if ch == 2 else dm.x_test[1, ch, 0, 5]
+        want = ((255 if ch == 2 else 0) / 255 - mean[ch]) / std[ch]
+        assert got.item() == pytest.approx(want, rel=1e-5)
+    dm = dm10(root, mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0])
+    dm.setup()
+    assert dm.x_test[1, 2, 3, 30].item() == pytest.approx(1.0) and dm.x_test.min() >= 0
+    with pytest.raises(ValueError, match="normalization"):
+        dm10(root, normalization="imagenet")
+    with pytest.raises(ValueError, match="both"):
+        dm10(root, mean=[0.5, 0.5, 0.5])
+
+
+def pool_indices(x_pool, x_split):
+    """Where each (normalised) image of a split sits in the raw training pool."""
+    raw = unnormalise(x_split).to(torch.uint8)
+    return [int(torch.nonzero((x_pool == img).flatten(1).all(1))[0]) for img in raw]
+
+
+def test_train_val_split(c10):
+    root, _ = c10
+    dm = dm10(root, val_size=5)
+    dm.setup()
+    assert (len(dm.x_train), len(dm.x_val), len(dm.x_test)) == (15, 5, N_TEST)
+    x_pool, y_pool = dm.load_raw()[:2]
+    train_idx, val_idx = pool_indices(x_pool, dm.x_train), pool_indices(x_pool, dm.x_val)
+    assert sorted(train_idx + val_idx) == list(range(20))  # disjoint, together the whole pool
+    assert train_idx == sorted(train_idx) and val_idx == sorted(val_idx)  # original order kept
+    assert dm.y_train.tolist() == y_pool[train_idx].tolist() and dm.y_val.tolist() == y_pool[val_idx].tolist()
+    same, other = dm10(root, val_size=5), dm10(root, val_size=5, split_seed=1)
+    same.setup()
+    other.setup()
+    assert pool_indices(x_pool, same.x_val) == val_idx and pool_indices(x_pool, other.x_val) != val_idx
+
+
+def test_cifar100_fine_and_coarse(tmp_path, monkeypatch):
+    n_train, n_test = 12, 5
+    train = {b"filenames": [b"f"] * n_train, b"batch_label": b"training batch 1 of 1",
+             b"fine_labels": [(7 * j) % 100 for j in range(n_train)],
+             b"coarse_labels": [(3 * j) % 20 for j in range(n_train)], b"data": images(n_train, 3)}
+    test = {b"filenames": [b"f"] * n_test, b"batch_label": b"testing batch 1 of 1",
+            b"fine_labels": [99, 0, 50, 1, 2], b"coarse_labels": [19, 0, 10, 1, 2],
+            b"data": images(n_test, 4)}
+    meta = {b"fine_label_names": [b"a"] * 100, b"coarse_label_names": [b"b"] * 20}
+    members = {"meta": py2_pickle(meta), "test": py2_pickle(test), "train": py2_pickle(train)}
+    install(monkeypatch, "cifar100", tmp_path, "cifar-100-python", "cifar-100-python.tar.gz", members)
+    kw = dict(data_dir=tmp_path, download=False, device="cpu", val_size=2)
+    fine = CIFAR100DataModule(**kw)
+    fine.setup()
+    assert fine.num_classes == 100 and fine.name == "cifar100"
+    assert fine.y_test.tolist() == [99, 0, 50, 1, 2]
+    assert torch.cat([fine.y_train, fine.y_val]).sort().values.tolist() == sorted(train[b"fine_labels"])
+    coarse = CIFAR100DataModule(labels="coarse", **kw)
+    coarse.setup()
+    assert coarse.num_classes == 20 and coarse.name == "cifar100_coarse"
+    assert coarse.y_test.tolist() == [19, 0, 10, 1, 2]
+    assert coarse.load_raw()[1].tolist() == train[b"coarse_labels"]
+    assert torch.equal(coarse.x_test, fine.x_test) and fine.x_train.shape == (10, 3, 32, 32)
+    with pytest.raises(ValueError, match="fine"):
+        CIFAR100DataModule(labels="superclass", **kw)
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_missing_archive_one_line_error_naming_folder(tmp_path, monkeypatch, download):
+    monkeypatch.setitem(cifar.SPECS, "cifar10", replace(cifar.CIFAR10_FILES, mirrors=UNREACHABLE))
+    dm = CIFAR10DataModule(data_dir=tmp_path / "data", download=download, device="cpu")
+    with pytest.raises(DataNotFoundError) as info:
+        dm.setup()
+    msg = str(info.value)
+    assert str(tmp_path / "data" / "CIFAR10" / "raw") in msg and "cifar-10-python.tar.gz" in msg
+    assert "\n" not in msg and "NNCOMPRESS_DATA" in msg
+    assert ("no network" if download else "download disabled") in msg
+
+
+def test_official_spec_points_at_toronto_and_env_default(monkeypatch, tmp_path):
+    assert cifar.SPECS["cifar10"].files == (("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),)
+    assert cifar.SPECS["cifar100"].files == (("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),)
+    assert cifar.SPECS["cifar10"].mirrors == ("https://www.cs.toronto.edu/~kriz/",)
+    monkeypatch.setenv("NNCOMPRESS_DATA", str(tmp_path))
+    assert CIFAR100DataModule(device="cpu").data_dir == str(tmp_path)
+
+
+def test_wrong_md5_is_reported(tmp_path, monkeypatch):
+    payload, _ = cifar10_members()
+    raw = tmp_path / "CIFAR10" / "raw"
+    write_archive(raw / "cifar-10-python.tar.gz", "cifar-10-batches-py", payload)
+    monkeypatch.setitem(cifar.SPECS, "cifar10", replace(cifar.CIFAR10_FILES, mirrors=UNREACHABLE))
+    official = "c58f30108f718f92721af3b95e74349a"
+    with pytest.raises(DataNotFoundError, match=rf"corrupt.*cifar-10-python\.tar\.gz.*{official}"):
+        dm10(tmp_path).setup()
+
+
+def bad_archive(tmp_path, monkeypatch, **overrides):
+    payload, _ = cifar10_members(overrides)
+    install(monkeypatch, "cifar10", tmp_path, "cifar-10-batches-py", "cifar-10-python.tar.gz", payload)
+    with pytest.raises(ValueError) as info:
+        dm10(tmp_path).setup()
+    msg = str(info.value)
+    assert "\n" not in msg and "cifar-10-python.tar.gz" in msg
+    return msg
+
+
+def test_malformed_pickles_name_the_member(tmp_path, monkeypatch):
+    good = cifar10_members()[1]["data_batch_3"]
+    wrong_shape = {**good, b"data": np.zeros((PER_BATCH, 3071), np.uint8)}
+    msg = bad_archive(tmp_path / "a", monkeypatch, data_batch_3=wrong_shape)
+    assert "cifar-10-batches-py/data_batch_3" in msg and "3072" in msg and "3071" in msg
+    no_labels = {k: v for k, v in good.items() if k != b"labels"}
+    msg = bad_archive(tmp_path / "b", monkeypatch, data_batch_3=no_labels)
+    assert "data_batch_3" in msg and "b'labels'" in msg and "missing" in msg
+    float_data = {**good, b"data": np.zeros((PER_BATCH, 3072), np.float32)}
+    assert "uint8" in bad_archive(tmp_path / "c", monkeypatch, data_batch_3=float_data)
+    short_labels = {**good, b"labels": [0, 1]}
+    assert f"must be {PER_BATCH} ints" in bad_archive(tmp_path / "d", monkeypatch, data_batch_3=short_labels)
+    out_of_range = {**good, b"labels": [0, 1, 2, 10]}
+    msg = bad_archive(tmp_path / "f", monkeypatch, data_batch_1=out_of_range)
+    assert "data_batch_1" in msg and "outside [0, 10)" in msg
+    msg = bad_archive(tmp_path / "g", monkeypatch, data_batch_5=b"\x00garbage")
+    assert "data_batch_5" in msg and "not a CIFAR python pickle" in msg
+    assert "expected a pickled dict" in bad_archive(tmp_path / "h", monkeypatch, data_batch_5=py2_pickle([1]))
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_pickle_with_foreign_global_is_refused(tmp_path, monkeypatch):
+    evil = pickle.dumps({b"data": _Exploit(), b"labels": []}, protocol=2)
+    called = []
+    monkeypatch.setattr(os, "system", lambda *a: called.append(a))  # in case the guard failed
+    msg = bad_archive(tmp_path, monkeypatch, data_batch_2=evil)
+    assert "refusing global" in msg and "system" in msg and called == []
+
+
+def test_archive_lacking_a_member(tmp_path, monkeypatch):
+    payload, _ = cifar10_members()
+    del payload["data_batch_5"]
+    install(monkeypatch, "cifar10", tmp_path, "cifar-10-batches-py", "cifar-10-python.tar.gz", payload)
+    with pytest.raises(ValueError, match=r"lacks cifar-10-batches-py/data_batch_5$"):
+        dm10(tmp_path).setup()
+
+
+def test_extracted_folder_used_when_archive_absent(c10, tmp_path_factory, monkeypatch):
+    root, _ = c10
+    other = tmp_path_factory.mktemp("extracted")
+    folder = other / "CIFAR10" / "raw" / "cifar-10-batches-py"
+    with tarfile.open(root / "CIFAR10" / "raw" / "cifar-10-python.tar.gz") as tar:
+        tar.extractall(other / "CIFAR10" / "raw", filter="data")
+    assert (folder / "data_batch_1").is_file()
+    # no archive there and the mirror is unreachable: only the folder can serve this
+    a, b = dm10(root).load_raw(), dm10(other, download=True).load_raw()
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    (folder / "test_batch").unlink()  # incomplete folder: back to the archive, which is missing
+    with pytest.raises(DataNotFoundError, match="missing"):
+        dm10(other).load_raw()
+
+
+# ---- augmentation -------------------------------------------------------------------------
+
+
+def shifted_copy(img: np.ndarray, dy: int, dx: int, mirror: bool, fill, pad: int = 4) -> np.ndarray:
+    c, h, w = img.shape
+    big = np.empty((c, h + 2 * pad, w + 2 * pad), img.dtype)
+    big[:] = np.asarray(fill, img.dtype).reshape(c, 1, 1)
+    big[:, pad : pad + h, pad : pad + w] = img
+    out = big[:, dy : dy + h, dx : dx + w]
+    return out[:, :, ::-1] if mirror else out
+
+
+def match_transform(src: np.ndarray, out: np.ndarray, fill):
+    """All (dy, dx, mirror) that turn ``src`` into ``out``."""
+    return [(dy, dx, m) for dy in range(9) for dx in range(9) for m in (False, True)
+            if np.array_equal(shifted_copy(src, dy, dx, m, fill), out)]
+
+
+def test_crop_flip_outputs_are_shifted_mirrored_copies_with_fill_border():
+    x = torch.rand(64, 3, 32, 32) + 1.0  # > 0, so the fill border is recognisable
+    fill = [-1.0, -2.0, -3.0]
+    out = random_crop_flip(x, torch.Generator().manual_seed(0), 4, True, torch.tensor(fill))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    seen = []
+    for src, got in zip(x.numpy(), out.numpy()):
+        matches = match_transform(src, got, fill)
+        assert len(matches) == 1, matches  # random content: exactly one explanation
+        seen.append(matches[0])
+    dys, dxs, mirrors = zip(*seen)
+    assert set(dys) | set(dxs) >= {0, 8} and len(set(dys)) >= 6  # offsets cover the range
+    assert 16 < sum(mirrors) < 48  # about half mirrored
+    no_flip = random_crop_flip(x, torch.Generator().manual_seed(0), 4, False)
+    for src, got in zip(x.numpy()[:8], no_flip.numpy()[:8]):
+        assert [m for _, _, m in match_transform(src, got, [0.0] * 3)] == [False]
+    assert torch.equal(random_crop_flip(x, torch.Generator().manual_seed(1), padding=0, flip=False), x)
+
+
+def test_augmenting_loader_is_seeded_and_keeps_labels():
+    x, y = torch.rand(30, 3, 32, 32) + 1.0, torch.arange(30)
+    make = lambda seed: RandomCropFlipLoader(x, y, 8, shuffle=True, seed=seed)  # noqa: E731
+    a, b = make(5), make(5)
+    epoch0 = list(a)
+    assert len(a) == 4 and all(torch.equal(u[0], v[0]) and torch.equal(u[1], v[1]) for u, v in zip(epoch0, b))
+    epoch1 = list(a)
+    assert not torch.equal(epoch0[0][0], epoch1[0][0])  # new order and crops each epoch
+    a.set_epoch(0)
+    assert all(torch.equal(u[0], v[0]) for u, v in zip(epoch0, a))  # resumable
+    assert not torch.equal(list(make(6))[0][0], epoch0[0][0])
+    for xb, yb in epoch0:  # each image is a crop/flip of the image its label names
+        for img, label in zip(xb.numpy(), yb.tolist()):
+            assert match_transform(x[label].numpy(), img, [0.0] * 3)
+    plain = RandomCropFlipLoader(x, y, 8, shuffle=False, seed=0)
+    first, second = list(plain), list(plain)
+    assert [t[1].tolist() for t in first] == [t[1].tolist() for t in second]  # unshuffled order
+    assert not torch.equal(first[0][0], second[0][0])  # but new crops per epoch
+
+
+def test_datamodule_augments_training_batches_only(c10):
+    root, _ = c10
+    dm = dm10(root, val_size=4)
+    dm.setup()
+    train = dm.train_dataloader()
+    assert isinstance(train, RandomCropFlipLoader) and torch.equal(train.fill, torch.full((3,), -1.0))
+    batches = list(train)
+    assert sum(len(b[1]) for b in batches) == 16
+    changed = 0
+    for xb, yb in batches:
+        for img in xb:
+            # find its source by content: some crop/flip of exactly one training image
+            sources = [i for i, src in enumerate(dm.x_train)
+                       if match_transform(src.numpy(), img.numpy(), [-1.0] * 3)]
+            assert len(sources) == 1
+            changed += not any(torch.equal(img, src) for src in dm.x_train)
+    assert changed > 8  # most crops differ from the original
+    again = dm10(root, val_size=4)
+    again.setup()
+    assert all(torch.equal(u[0], v[0]) for u, v in zip(batches, again.train_dataloader()))
+    # validation and test batches are the stored tensors, untouched
+    for loader, xs, ys in [(dm.val_dataloader(), dm.x_val, dm.y_val),
+                           (dm.test_dataloader(), dm.x_test, dm.y_test)]:
+        assert type(loader) is TensorBatchLoader
+        assert torch.equal(torch.cat([b[0] for b in loader]), xs)
+        assert torch.equal(torch.cat([b[1] for b in loader]), ys)
+    off = dm10(root, val_size=4, augment=False)
+    off.setup()
+    plain = off.train_dataloader()
+    assert type(plain) is TensorBatchLoader
+    rows = torch.cat([b[0] for b in plain])
+    assert all(any(torch.equal(r, src) for src in off.x_train) for r in rows)
