@@ -362,7 +362,7 @@ def test_datamodule_augments_training_batches_only(c10):
     batches = list(train)
     assert sum(len(b[1]) for b in batches) == 16
     changed = 0
-    for xb, yb in batches:
+    for xb, _ in batches:
         for img in xb:
             # find its source by content: some crop/flip of exactly one training image
             sources = [i for i, src in enumerate(dm.x_train)

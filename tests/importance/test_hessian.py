@@ -62,7 +62,8 @@ def gauss_newton_brute(model, x, per_sample=False):
             z = functional_call(model, {name: w}, (x[n:n + 1],))[0]
             f = torch.softmax(z / T, -1)
             h_out = (torch.diag(f) - torch.outer(f, f)) / T ** 2
-            jac = jacobian(lambda v: functional_call(model, {name: v}, (x[n:n + 1],))[0], w).reshape(3, -1)
+            jac = jacobian(lambda v, n=n, name=name: functional_call(model, {name: v}, (x[n:n + 1],))[0], w)
+            jac = jac.reshape(3, -1)
             diags.append((jac.T @ h_out @ jac).diagonal().reshape(w.shape))
         out[name] = torch.stack(diags) if per_sample else torch.stack(diags).mean(0)
     return out

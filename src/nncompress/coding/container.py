@@ -13,7 +13,7 @@ from nncompress.core.errors import UserError
 
 MAGIC = b"NNCZ"
 VERSION = 1
-KINDS = {"mrc": 1, "csr_huffman": 2}
+KINDS = {"mrc": 1, "csr_huffman": 2, "codebook": 3}
 _NAMES = {v: k for k, v in KINDS.items()}
 
 

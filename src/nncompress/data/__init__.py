@@ -1,5 +1,6 @@
 """Datasets as in-memory tensors: idx reader, verified downloads, Lightning datamodules."""
 
+from .cifar import CIFAR10DataModule, CIFAR100DataModule
 from .datamodule import (
     InMemoryDataModule,
     MNISTDataModule,
@@ -20,6 +21,8 @@ from .download import (
 from .idx import parse_idx, read_idx
 
 __all__ = [
+    "CIFAR10DataModule",
+    "CIFAR100DataModule",
     "DataNotFoundError",
     "DatasetFiles",
     "FASHION_MNIST_FILES",

@@ -126,7 +126,7 @@ def _estimate(model: nn.Module, batches: Iterable[Batch], *, first_term: str | N
                 parts = exact_moments(model, layers, x, partial(fisher_seeds, temperature=temperature),
                                       False, closed_form)
             elif first_term == "gradient" and per_sample:
-                parts = exact_moments(model, layers, x, lambda z: gradient_seeds(z, y, temperature),
+                parts = exact_moments(model, layers, x, lambda z, y=y: gradient_seeds(z, y, temperature),
                                       False, closed_form)
             elif first_term == "gradient":
                 minibatch, n_groups = squared_minibatch_gradients(model, list(layers), x, y, batch_size,

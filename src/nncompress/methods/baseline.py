@@ -1,5 +1,8 @@
 """Deterministic training of the coded network: reference numbers, the L2 row of paper 001's
-Table 2 (`method=l2`: weight decay), and the trained start of every method with `init_from`."""
+Table 2 (`method=l2`: weight decay), and the trained start of every method with `init_from`.
+
+The optimiser is the architecture's own recipe where its model config gives one (`model.train`:
+SGD with momentum and step decays for paper 003's MLP and CNN), else Adam."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,12 +15,19 @@ from nncompress.core.errors import UserError
 from nncompress.methods.base import BuildContext, ClassifierModule, Family, register
 from nncompress.models.coded import CodedNetwork
 
+OPTIMIZERS = ("adam", "sgd")
+
 
 class BaselineModule(ClassifierModule):
-    def __init__(self, network: CodedNetwork, lr: float = 1e-3, weight_decay: float = 0.0):
+    def __init__(self, network: CodedNetwork, lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str = "adam",
+                 momentum: float = 0.0, milestones=(), gamma: float = 0.1):
+        """milestones: training steps after which the learning rate is multiplied by gamma."""
         super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise UserError(f"method.optimizer: unknown optimiser '{optimizer}'; choose one of {list(OPTIMIZERS)}")
         self.network = network
-        self.lr, self.weight_decay = lr, weight_decay
+        self.lr, self.weight_decay, self.optimizer = lr, weight_decay, optimizer
+        self.momentum, self.milestones, self.gamma = momentum, list(milestones), gamma
         self.weights = nn.Parameter(network.init_vector())
 
     def eval_weights(self) -> torch.Tensor:
@@ -30,7 +40,14 @@ class BaselineModule(ClassifierModule):
         return loss
 
     def configure_optimizers(self):
-        return torch.optim.Adam([self.weights], lr=self.lr, weight_decay=self.weight_decay)
+        if self.optimizer == "sgd":
+            opt = torch.optim.SGD([self.weights], lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        else:
+            opt = torch.optim.Adam([self.weights], lr=self.lr, weight_decay=self.weight_decay)
+        if not self.milestones:
+            return opt
+        decay = torch.optim.lr_scheduler.MultiStepLR(opt, self.milestones, self.gamma)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": decay, "interval": "step"}}
 
 
 def load_baseline_into(net: nn.Module, path, spec) -> None:
@@ -47,7 +64,9 @@ def load_baseline_into(net: nn.Module, path, spec) -> None:
     if state["weights"].numel() != coded.n_coded:
         raise UserError(f"init_from: {path} holds {state['weights'].numel()} weights, "
                         f"model {spec.name} needs {coded.n_coded}")
-    net.load_state_dict({k: v.detach() for k, v in coded.expand(state["weights"]).items()})
+    # The parameters from the coded vector, the buffers (BatchNorm statistics) as trained.
+    buffers = {k[len("network.net."):]: v for k, v in state.items() if k.startswith("network.net.")}
+    net.load_state_dict({**buffers, **{k: v.detach() for k, v in coded.expand(state["weights"]).items()}})
 
 
 @register
@@ -55,4 +74,6 @@ class BaselineFamily(Family):
     key, codec = "baseline", "none"
 
     def build(self, cfg, ctx: BuildContext):
-        return BaselineModule(ctx.network, lr=cfg.method.lr, weight_decay=cfg.method.weight_decay)
+        m = cfg.method
+        return BaselineModule(ctx.network, lr=m.lr, weight_decay=m.weight_decay, optimizer=m.get("optimizer", "adam"),
+                              momentum=m.get("momentum", 0.0), milestones=m.get("milestones") or ())

@@ -5,9 +5,13 @@ weight layers (Linear / Conv2d, in forward order) in `layer_names`.
 """
 from __future__ import annotations
 
+from nncompress.models.cifar_cnn import CifarCNN
 from nncompress.models.lenet import LeNet5Caffe, LeNet300100
+from nncompress.models.mlp import MLP
+from nncompress.models.resnet import ResNet18
 
-ARCHITECTURES = {"lenet5": LeNet5Caffe, "lenet300_100": LeNet300100}
+ARCHITECTURES = {"lenet5": LeNet5Caffe, "lenet300_100": LeNet300100, "mlp": MLP, "cifar_cnn": CifarCNN,
+                 "resnet18": ResNet18}
 
 
 def architecture(name: str):

@@ -29,11 +29,13 @@ class CodedNetwork(nn.Module):
         offset = 0
         layer_ids = {name: i for i, name in enumerate(self.net.layer_names)}
         init = []
+        layer = 0
         for pid, (name, p) in enumerate(names.items()):
             factor = int(spec.hashing.get(name[: -len(".weight")], 1)) if name.endswith(".weight") else 1
             if factor < 1:
                 raise ValueError(f"hashing factor for {name} must be >= 1, got {factor}")
-            layer = layer_ids[name.split(".")[0]]
+            # A weight layer's own parameters; others (e.g. BatchNorm's) count with the layer before.
+            layer = layer_ids.get(name.rsplit(".", 1)[0], layer)
             if factor > 1:
                 index, sign, n = hash_map(p.numel(), factor, spec.hash_seed, pid)
                 self.register_buffer(f"hidx_{pid}", index, persistent=False)

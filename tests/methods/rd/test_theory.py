@@ -61,7 +61,8 @@ def test_water_level_solves_the_constraint_for_random_lambda_sigma():
             wf = water_filling(lam, sigma2, D)
             assert np.sum(lam * wf.levels) == pytest.approx(min(D, total), rel=1e-12)
             if D < total:  # the same μ as a generic root-finder on Σ min(μ, λσ²) = D
-                mu = brentq(lambda u: np.minimum(u, lam * sigma2).sum() - D, 0, (lam * sigma2).max(), xtol=1e-15)
+                cap = lam * sigma2
+                mu = brentq(lambda u, D=D, cap=cap: np.minimum(u, cap).sum() - D, 0, cap.max(), xtol=1e-15)
                 assert wf.mu == pytest.approx(mu, rel=1e-9)
             assert wf.rate_bits == pytest.approx(0.5 * np.log2(sigma2 / np.minimum(wf.mu / lam, sigma2)).sum())
         assert breakpoints(lam, sigma2)[-1] == pytest.approx(total)

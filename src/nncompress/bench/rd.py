@@ -1,4 +1,4 @@
-"""Timings of the paper-003 importance estimators (to be merged into `make bench`).
+"""Paper 003 benchmarks: the importance estimators.
 
 bench_importance(device) → seconds for `fisher` and `gradient` (per sample, and the public code's
 mini-batch gradient) over 60,000 MNIST-shaped inputs on the MLP 784-256-256-10 of the public
@@ -12,15 +12,9 @@ from __future__ import annotations
 import time
 
 import torch
-from torch import nn
 
 from nncompress.importance import HESSIAN_ESTIMATORS, estimate_importance
-
-
-def mnist_mlp() -> nn.Sequential:
-    """784-256-256-10 with dropout 0.2 after each hidden ReLU (issue 9's MNIST model)."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-                         nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
+from nncompress.models.mlp import MLP
 
 
 def bench_importance(device: str = "cpu", n_samples: int = 60_000, batch: int = 1000,
@@ -41,7 +35,7 @@ def bench_importance(device: str = "cpu", n_samples: int = 60_000, batch: int = 
 def _bench(device: str, n_samples: int, batch: int, hutchinson_samples: int) -> dict:
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = mnist_mlp().to(device)
+    model = MLP().to(device)  # 784-256-256-10, dropout 0.2 (paper 003's MNIST model)
     x = torch.randn(n_samples, 1, 28, 28, generator=g)
     y = torch.randint(0, 10, (n_samples,), generator=g)
     batches = [(x[i:i + batch].to(device), y[i:i + batch].to(device)) for i in range(0, n_samples, batch)]
@@ -69,8 +63,3 @@ def _bench(device: str, n_samples: int, batch: int, hutchinson_samples: int) -> 
     out["grad_hessian_s"] = seconds("grad_hessian", temperature=2.0)
     return out
 
-
-if __name__ == "__main__":
-    import json
-    import sys
-    print(json.dumps(bench_importance(threads=int(sys.argv[1]) if len(sys.argv) > 1 else None), indent=1))

@@ -1,4 +1,4 @@
-"""Timing of PWFN fixing rounds at ResNet-18 size (to be merged into the bench module).
+"""Paper 002 benchmarks: PWFN fixing rounds at ResNet-18 size.
 
 mu ~ N(0, 0.05^2), sigma from appendix eq. 8 over the whole vector; rounds are timed with
 time.perf_counter on this machine's CPU threads. No assertion: the issue's budget is <= 60 s for
@@ -51,9 +51,3 @@ def bench_fixing(n: int = 11_000_000, seed: int = 0, public: bool = True) -> dic
             out[key] = {"picks": result.report.picks, "omega": result.report.omega, "delta": result.report.delta}
     return out
 
-
-if __name__ == "__main__":
-    import json
-    import sys
-
-    print(json.dumps(bench_fixing(int(sys.argv[1]) if len(sys.argv) > 1 else 11_000_000), indent=1))

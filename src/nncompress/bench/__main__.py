@@ -1,0 +1,4 @@
+"""python -m nncompress.bench: see the package docstring."""
+from nncompress.bench import main
+
+main()

@@ -1,0 +1,169 @@
+"""Codebook file (container kind "codebook", model.cbk): any architecture's full state, its weight
+tensors replaced by per-tensor codebooks and Huffman-coded indices, CSR where sparse.
+
+For post-training pruning / quantisation (paper 003) and weight fixing (paper 002): nothing is
+removed from the architecture (a pruned unit of a BatchNorm network need not output zero), so
+the decoder builds the architecture from the header and fills its state dict in order.
+
+Payload:
+    arch header (layout "hashing", coding.arch) | varint n_entries (the architecture's state dict)
+    | per state-dict entry, in the architecture's order, a tag byte and its data:
+        0  raw:    numel x float32 (little-endian)            biases, BatchNorm statistics, …
+        1  dense:  varint K | K x float32 codebook | huffman.encode(indices, row-major)
+        2  sparse: varint K | K x float32 codebook (entry 0 is 0.0)
+                   | csr.serialize of the indices viewed [out, numel / out]
+        3  int:    numel x varint                              counters (num_batches_tracked)
+
+A coded tensor is stored sparse when that is smaller (its zeros are index 0 and at least half of
+it); the relative column index width is the one of 1..8 bits that `index_width` estimates smallest.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from nncompress.coding import csr as csr_mod
+from nncompress.coding import huffman, varint
+from nncompress.coding.arch import read_arch, write_arch
+from nncompress.coding.codec import Codec, Decoded, register
+from nncompress.models.spec import ArchSpec
+
+RAW, DENSE, SPARSE, INT = 0, 1, 2, 3
+
+
+@dataclass
+class CodebookNet:
+    """An architecture's state with some tensors held as (codebook, indices)."""
+
+    spec: ArchSpec
+    state: dict  # name -> tensor, every entry of spec.build().state_dict()
+    codes: dict = field(default_factory=dict)  # name -> (float32 codebook [K], int64 indices of the tensor's shape)
+
+    @classmethod
+    def from_network(cls, spec: ArchSpec, net: torch.nn.Module, codes: dict) -> CodebookNet:
+        state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        for name, (_, idx) in codes.items():
+            if tuple(idx.shape) != tuple(state[name].shape):
+                raise ValueError(f"{name}: indices of shape {tuple(idx.shape)} for a tensor of "
+                                 f"{tuple(state[name].shape)}")
+        return cls(spec, state, {k: (c.detach().cpu().float(), i.detach().cpu().long()) for k, (c, i) in codes.items()})
+
+    def build(self) -> torch.nn.Module:
+        net = self.spec.build()
+        state = dict(self.state)
+        for name, (codebook, idx) in self.codes.items():
+            state[name] = codebook[idx]
+        net.load_state_dict(state)
+        return net.eval()
+
+
+def index_width(rows: torch.Tensor) -> int:
+    """The relative column index width of 1..8 bits that minimises the CSR's gaps and fillers: a gap
+    g costs floor(g / 2^b) filler entries, and every entry b bits plus its value's code (~2 bits for
+    the filler zero)."""
+    nz = torch.nonzero(rows)
+    if len(nz) == 0:
+        return 1
+    first = torch.ones(len(nz), dtype=torch.bool)
+    first[1:] = nz[1:, 0] != nz[:-1, 0]
+    gaps = torch.where(first, nz[:, 1], nz[:, 1] - torch.roll(nz[:, 1], 1) - 1)
+    costs = [(len(nz) + int((gaps >> b).sum())) * b + 2 * int((gaps >> b).sum()) for b in range(1, 9)]
+    return 1 + min(range(8), key=costs.__getitem__)
+
+
+def _floats(t: torch.Tensor) -> bytes:
+    return np.ascontiguousarray(t.detach().cpu().float().numpy().ravel(), dtype="<f4").tobytes()
+
+
+def _read_floats(raw: bytes, pos: int, n: int) -> tuple:
+    if pos + 4 * n > len(raw):
+        raise ValueError(f"truncated: {n} float32 values need {4 * n} bytes")
+    return torch.from_numpy(np.frombuffer(raw, dtype="<f4", count=n, offset=pos).astype(np.float32)), pos + 4 * n
+
+
+def _encode_coded(codebook: torch.Tensor, idx: torch.Tensor) -> tuple:
+    """(tag, bytes) of one coded tensor: dense Huffman, or CSR when that is smaller."""
+    head = varint.encode(len(codebook)) + _floats(codebook)
+    dense = huffman.encode(idx.flatten().tolist())
+    rows = idx.reshape(idx.shape[0], -1) if idx.dim() > 1 else idx.reshape(1, -1)
+    if len(codebook) and float(codebook[0]) == 0.0 and float((idx == 0).float().mean()) >= 0.5:
+        sparse = csr_mod.serialize(csr_mod.to_relative_csr(rows, index_width(rows)))
+        if len(sparse) < len(dense):
+            return SPARSE, head + sparse
+    return DENSE, head + dense
+
+
+def encode(net: CodebookNet) -> tuple:
+    """(payload, size breakdown in bits)."""
+    template = net.spec.build().state_dict()
+    if list(template) != list(net.state):
+        raise ValueError("the state does not match the architecture's state dict")
+    out = bytearray(write_arch(net.spec, "hashing")) + varint.encode(len(template))
+    bits = {"header_bits": 8 * len(out), "raw_bits": 0, "coded_bits": 0, "sparse_tensors": 0, "dense_tensors": 0}
+    for name, tensor in net.state.items():
+        if name in net.codes:
+            tag, data = _encode_coded(*net.codes[name])
+            bits["coded_bits"] += 8 * (1 + len(data))
+            bits["sparse_tensors" if tag == SPARSE else "dense_tensors"] += 1
+        elif tensor.dtype.is_floating_point:
+            tag, data = RAW, _floats(tensor)
+            bits["raw_bits"] += 8 * (1 + len(data))
+        else:
+            tag, data = INT, b"".join(varint.encode(int(v)) for v in tensor.flatten().tolist())
+            bits["raw_bits"] += 8 * (1 + len(data))
+        out += bytes([tag]) + data
+    return bytes(out), bits
+
+
+def decode(raw: bytes) -> CodebookNet:
+    spec, pos = read_arch(raw, 0, "hashing")
+    template = spec.build().state_dict()
+    n, pos = varint.decode(raw, pos)
+    if n != len(template):
+        raise ValueError(f"file holds {n} state entries, {spec.name} has {len(template)}")
+    state, codes = {}, {}
+    for name, like in template.items():
+        tag, pos, numel = raw[pos], pos + 1, like.numel()
+        if tag == RAW:
+            values, pos = _read_floats(raw, pos, numel)
+            state[name] = values.to(like.dtype).reshape(like.shape)
+        elif tag == INT:
+            values = []
+            for _ in range(numel):
+                v, pos = varint.decode(raw, pos)
+                values.append(v)
+            state[name] = torch.tensor(values, dtype=like.dtype).reshape(like.shape)
+        elif tag in (DENSE, SPARSE):
+            k, pos = varint.decode(raw, pos)
+            codebook, pos = _read_floats(raw, pos, k)
+            if tag == DENSE:
+                flat, pos = huffman.decode_from(raw, pos)
+                idx = torch.tensor(flat, dtype=torch.int64)
+            else:
+                matrix, pos = csr_mod.deserialize(raw, pos)
+                idx = csr_mod.from_relative_csr(matrix)
+            if idx.numel() != numel or (numel and int(idx.max()) >= k):
+                raise ValueError(f"{name}: {idx.numel()} indices for {numel} weights, or an index past the codebook")
+            codes[name] = (codebook, idx.reshape(like.shape))
+            state[name] = like.new_zeros(like.shape)
+        else:
+            raise ValueError(f"{name}: unknown tensor tag {tag}")
+    if pos != len(raw):
+        raise ValueError(f"{len(raw) - pos} trailing bytes after the last tensor")
+    return CodebookNet(spec, state, codes)
+
+
+@register
+class CodebookCodec(Codec):
+    """The accounting of paper 002 / 003 is the family's (unique values and entropy, or the
+    cluster-count formula); the codec reports what it wrote."""
+
+    name, filename = "codebook", "model.cbk"
+
+    def encode(self, export: CodebookNet, n_params: int):
+        return encode(export)
+
+    def decode(self, payload: bytes) -> Decoded:
+        return Decoded(decode(payload).build())
