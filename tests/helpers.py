@@ -37,3 +37,36 @@ def compose_cfg(overrides=(), hydra=True):
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=hydra)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=hydra)
+
+
+def write_cifar(root, classes: int = 10, per_batch: int = 40, n_test: int = 40, seed: int = 0):
+    """A small, format-true CIFAR-10 / CIFAR-100 under `root` in the folder the datamodules read
+    (`CIFAR10/raw/cifar-10-batches-py/` or `CIFAR100/raw/cifar-100-python/`, extracted, so no md5
+    applies): Python-2-style pickled dicts of uint8 [n, 3072] images and labels. Returns root."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def pickled(n, label_key):
+        labels = rng.integers(0, classes, n)
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        # the red channel encodes the class, so a network can learn it
+        data[:, :1024] = (labels[:, None] * 255 // max(classes - 1, 1)).astype(np.uint8)
+        d = {b"data": data, label_key: labels.tolist()}
+        if classes == 100:
+            d[b"coarse_labels"] = (labels // 5).tolist()
+        return pickle.dumps(d, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+
+    if classes == 10:
+        folder = Path(root) / "CIFAR10" / "raw" / "cifar-10-batches-py"
+        members = {f"data_batch_{i}": pickled(per_batch, b"labels") for i in range(1, 6)}
+        members["test_batch"] = pickled(n_test, b"labels")
+    else:
+        folder = Path(root) / "CIFAR100" / "raw" / "cifar-100-python"
+        members = {"train": pickled(5 * per_batch, b"fine_labels"), "test": pickled(n_test, b"fine_labels")}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, payload in members.items():
+        (folder / name).write_bytes(payload)
+    return Path(root)
