@@ -36,7 +36,6 @@ def selection_key(seed: int, block: int) -> int:
 class SearchResult:
     index: int
     log_ratio: float  # log q/p of the chosen candidate, nats
-    log_mean_ratio: float  # log of the mean importance weight over the candidates
 
 
 @torch.no_grad()
@@ -52,7 +51,6 @@ def search_block(seed: int, block: int, mu, sigma, rho, n_candidates: int,
     c = float(torch.sum(torch.log(rho / sigma) - mu**2 / (2 * sigma**2)))
     ckey, skey = candidate_key(seed, block), selection_key(seed, block)
     best_score, best_k, best_lr = -math.inf, -1, -math.inf
-    running = []
     for k0 in range(0, n_candidates, chunk):
         m = min(chunk, n_candidates - k0)
         z = G.normals(ckey, k0, m, dim, device)
@@ -61,9 +59,7 @@ def search_block(seed: int, block: int, mu, sigma, rho, n_candidates: int,
         k = int(torch.argmax(score))
         if float(score[k]) > best_score:
             best_score, best_k, best_lr = float(score[k]), k0 + k, float(log_ratio[k])
-        running.append(torch.logsumexp(log_ratio, 0))
-    log_mean = float(torch.logsumexp(torch.stack(running), 0)) - math.log(n_candidates)
-    return SearchResult(best_k, best_lr, log_mean)
+    return SearchResult(best_k, best_lr)
 
 
 def materialise(seed: int, block: int, index: int, rho: torch.Tensor) -> torch.Tensor:

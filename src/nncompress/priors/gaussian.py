@@ -26,12 +26,6 @@ class CodingPrior(nn.Module):
         self.is_frozen.fill_(True)
         self.log_rho.requires_grad_(False)
 
-    def load_frozen(self, rho: torch.Tensor) -> None:
-        self.frozen_rho.copy_(rho)
-        self.log_rho.data.copy_(rho.log())
-        self.is_frozen.fill_(True)
-        self.log_rho.requires_grad_(False)
-
 
 def gaussian_kl(mu, sigma, rho):
     """KL(N(mu, sigma^2) || N(0, rho^2)) per element, in nats."""

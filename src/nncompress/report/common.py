@@ -67,10 +67,6 @@ def problems(df: pd.DataFrame, methods=None) -> list:
     return lines
 
 
-def markdown_table(head: list, rows: list) -> list:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]
-
-
 def ok_rows(df: pd.DataFrame, methods) -> pd.DataFrame:
     """The finished jobs of `methods` that have a run dir."""
     return df[(df["status"] == "ok") & df["method"].isin(methods) & df["run_dir"].notna()]
