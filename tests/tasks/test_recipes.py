@@ -21,20 +21,28 @@ WRITES = {
 RECIPES = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """One paths.pretrained_dir for every recipe: a tiny baseline is trained once per model."""
+    return tmp_path_factory.mktemp("pretrained")
+
+
 def test_every_recipe_is_listed():
     assert sorted(WRITES) == RECIPES
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
-def test_recipe_runs_and_reports(recipe, tmp_path):
+def test_recipe_runs_and_reports(recipe, tmp_path, pretrained):
     cfg = compose_cfg([f"experiment={recipe}"])
     params = OmegaConf.to_container(cfg.hydra.sweeper.params)
     first = [f"{k}={str(v).split(',')[0]}" for k, v in params.items() if k != "method"]
     first = [o.replace("range(10)", "0").replace("range(3)", "0") for o in first]
     methods = str(params["method"]).split(",")
-    pre = tmp_path / "pre"
+    pre = pretrained
     if cfg.get("init_from") == "auto":  # the shared baselines, tiny, where init_from=auto looks for them
         for model in [o.split("=", 1)[1] for o in first if o.startswith("model=")] or [cfg.model.name]:
+            if (pre / f"synthetic_{model}_quick_s0" / "results.json").exists():
+                continue
             base = run_cli([*SYNTHETIC, "method=baseline", "coding=none", f"model={model}", "method.steps.quick=4",
                             f"hydra.run.dir={pre / f'synthetic_{model}_quick_s0'}"])
             assert base.returncode == 0, base.stderr[-2000:]
