@@ -236,11 +236,11 @@ def naive_algorithm1(mu, sigma, fixed, p, count):
 
 @pytest.mark.parametrize("count", ["within_delta", "nearest"])
 def test_incremental_algorithm1_equals_a_plain_recomputation_over_a_schedule(count, monkeypatch):
-    from nncompress.methods.pwfn import fixing
+    from nncompress.methods.pwfn import algorithm1
     builds_per_round = []
-    original_level = fixing._Level
-    monkeypatch.setattr(fixing, "MIN_CHUNK", 1)  # prefixes taken across many small chunks
-    monkeypatch.setattr(fixing, "_Level", lambda *a: builds_per_round.__setitem__(-1, builds_per_round[-1] + 1)
+    original_level = algorithm1._Level
+    monkeypatch.setattr(algorithm1, "MIN_CHUNK", 1)  # prefixes taken across many small chunks
+    monkeypatch.setattr(algorithm1, "_Level", lambda *a: builds_per_round.__setitem__(-1, builds_per_round[-1] + 1)
                         or original_level(*a))
     generator = torch.Generator().manual_seed(3)
     mu = torch.randn(300, generator=generator) * 0.05
