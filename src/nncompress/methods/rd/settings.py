@@ -1,0 +1,197 @@
+"""The settings of `method=rd` (conf/method/rd.yaml, conf/importance/*.yaml), checked at start-up.
+
+Every bad setting fails with one line naming the valid values, before any work: a keep-rate
+outside (0, 1], bits < 1, an unknown estimator or Hessian estimator, a misspelt key, or no trained
+network to start from (`init_from=null`, or a run dir without a checkpoint).
+
+"Before any work" includes the baseline that `init_from=auto` trains: the task resolves
+`init_from` before it builds the family, so the method config sets it to `${rd.checked:auto}`,
+an OmegaConf resolver (registered here) that checks the whole config and then returns `auto`.
+Its error passes through OmegaConf unwrapped (a subclass of InterpolationResolutionError, which
+OmegaConf re-raises as it is) and is a UserError, which run.py prints as one line. An explicit
+`init_from=...` on the command line bypasses the resolver; `RdFamily.build` checks again then.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+
+from nncompress.core.errors import UserError
+from nncompress.importance import ESTIMATORS, HESSIAN_ESTIMATORS, check_options
+
+OPERATIONS = ("prune", "quantize", "theory")
+SPLITS = ("train", "val", "test")
+MAX_BITS = 16  # k = 65,536 centres per layer; more would be slower than storing the floats
+METHOD_KEYS = {"name", "family", "operation", "keep", "bits", "max_iter", "cache_importance", "figure", "theory",
+               "steps", "train_steps"}
+THEORY_KEYS = {"lam", "sigma2", "distortions", "mc_samples"}
+# The keys of conf/importance/*.yaml. Each file carries only the keys its estimator uses (so a
+# command-line typo fails in Hydra's struct check), but a recipe may set, say, the temperature for
+# all estimators it sweeps: an estimator ignores the keys it does not use.
+IMPORTANCE_KEYS = {"name", "temperature", "split", "samples", "n_samples", "per_sample", "batch_size",
+                   "hessian_estimator", "mu", "normalize"}
+
+
+class SettingsError(UserError, InterpolationResolutionError):
+    """A bad `method=rd` setting. One line even after OmegaConf appends its `full_key:` lines."""
+
+    def __str__(self) -> str:
+        return super().__str__().split("\n")[0]
+
+
+@dataclass(frozen=True)
+class ImportanceSettings:
+    """conf/importance/<name>.yaml, complete (keys an estimator does not use at their defaults)."""
+
+    name: str = "fisher"
+    temperature: float = 1.0
+    mu: float = 0.0
+    hessian_estimator: str = "curvature_propagation"
+    per_sample: bool = True
+    batch_size: int = 10
+    normalize: bool = False
+    split: str = "train"
+    n_samples: Optional[int] = None  # None: the whole split
+
+    @property
+    def uses_data(self) -> bool:
+        return self.name != "baseline"
+
+
+@dataclass(frozen=True)
+class RdSettings:
+    operation: str = "prune"
+    keep: float = 0.1
+    bits: int = 4
+    max_iter: int = 30
+    cache_importance: bool = True
+    figure: Optional[str] = None
+    importance: ImportanceSettings = ImportanceSettings()
+    theory: Optional[dict] = None  # operation=theory: lam, sigma2, distortions, mc_samples
+
+
+def _fail(message: str):
+    raise SettingsError(message)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def check_keep(keep) -> float:
+    if isinstance(keep, bool) or not isinstance(keep, numbers.Real) or not (0 < keep <= 1):
+        _fail(f"method.keep={keep}: the keep-rate must be a number in (0, 1] (the fraction of weights kept)")
+    return float(keep)
+
+
+def check_bits(bits) -> int:
+    if not _is_int(bits) or not 1 <= bits <= MAX_BITS:
+        _fail(f"method.bits={bits}: bits must be an integer from 1 to {MAX_BITS} (k = 2^bits centres per layer)")
+    return int(bits)
+
+
+def importance_settings(node) -> ImportanceSettings:
+    """The `importance` config node, checked (unknown keys, estimator options, split, samples)."""
+    raw = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+    name = raw.get("name")
+    if name not in ESTIMATORS:
+        _fail(f"importance={name}: unknown estimator; choose one of {sorted(ESTIMATORS)}")
+    unknown = sorted(set(raw) - IMPORTANCE_KEYS)
+    if unknown:
+        _fail(f"importance ({name}): unknown key(s) {unknown}; valid: {sorted(IMPORTANCE_KEYS)}")
+    kwargs = {k: raw[k] for k in ("temperature", "mu", "hessian_estimator", "per_sample", "batch_size",
+                                  "normalize", "split", "n_samples") if k in raw}
+    s = ImportanceSettings(name=name, **kwargs)
+    if s.hessian_estimator not in HESSIAN_ESTIMATORS:
+        _fail(f"importance.hessian_estimator={s.hessian_estimator}: choose one of {sorted(HESSIAN_ESTIMATORS)}")
+    for key in ("temperature", "mu"):
+        v = getattr(s, key)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+            _fail(f"importance.{key}={v}: must be a finite number")
+    try:
+        check_options(name, temperature=float(s.temperature), mu=float(s.mu), hessian_estimator=s.hessian_estimator,
+                      per_sample=bool(s.per_sample), batch_size=s.batch_size)
+    except ValueError as exc:
+        _fail(f"importance ({name}): {exc}")
+    if s.split not in SPLITS:
+        _fail(f"importance.split={s.split}: choose one of {list(SPLITS)}")
+    if s.n_samples is not None and (not _is_int(s.n_samples) or s.n_samples < 1):
+        _fail(f"importance.samples: {s.n_samples} is not a positive number of samples (null: the whole split)")
+    if not isinstance(s.per_sample, bool) or not isinstance(s.normalize, bool):
+        _fail("importance.per_sample and importance.normalize must be true or false")
+    return s
+
+
+def rd_settings(cfg) -> RdSettings:
+    """cfg.method (and cfg.importance) as RdSettings; raises SettingsError (a UserError)."""
+    m = cfg.method
+    unknown = sorted(set(m.keys()) - METHOD_KEYS)
+    if unknown:
+        _fail(f"method (rd): unknown key(s) {unknown}; valid: {sorted(METHOD_KEYS)}")
+    if m.operation not in OPERATIONS:
+        _fail(f"method.operation={m.operation}: choose one of {list(OPERATIONS)}")
+    keep, bits = check_keep(m.keep), check_bits(m.bits)
+    if not _is_int(m.max_iter) or m.max_iter < 0:
+        _fail(f"method.max_iter={m.max_iter}: must be an integer >= 0")
+    theory = theory_settings(m.theory) if m.operation == "theory" else None
+    if "importance" not in cfg:
+        _fail("method=rd needs an importance estimator: importance=" + "|".join(ESTIMATORS))
+    figure = m.get("figure")
+    return RdSettings(m.operation, keep, bits, int(m.max_iter), bool(m.cache_importance),
+                      None if figure is None else str(figure), importance_settings(cfg.importance), theory)
+
+
+def theory_settings(node) -> dict:
+    """method.theory for operation=theory: λ, σ² positive and of one length, distortions > 0."""
+    raw = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    unknown = sorted(set(raw) - THEORY_KEYS)
+    if unknown:
+        _fail(f"method.theory: unknown key(s) {unknown}; valid: {sorted(THEORY_KEYS)}")
+    lam, sigma2, dist = list(raw["lam"]), list(raw["sigma2"]), list(raw["distortions"])
+    if not lam or len(lam) != len(sigma2) or min(lam + sigma2) <= 0:
+        _fail("method.theory: lam and sigma2 must be lists of positive numbers of one length")
+    if not dist or min(dist) <= 0:
+        _fail("method.theory.distortions must be positive numbers")
+    if not _is_int(raw["mc_samples"]) or raw["mc_samples"] < 2:
+        _fail("method.theory.mc_samples must be an integer >= 2")
+    return raw
+
+
+def check_start(init_from, operation: str) -> Optional[Path]:
+    """The trained network to start from: a run dir or checkpoint that exists (or auto, resolved
+    by the task); None only for operation=theory, which compresses no network."""
+    if operation == "theory":
+        return None if init_from in (None, "auto") else Path(init_from).expanduser()
+    if init_from is None:
+        _fail("method=rd compresses a trained network: set init_from=auto (its default; the baseline is "
+              "trained once) or init_from=<a method=baseline run dir>")
+    if init_from == "auto":
+        return None
+    path = Path(str(init_from)).expanduser()
+    ckpt = path / "checkpoints" / "last.ckpt" if path.is_dir() else path
+    if not ckpt.exists():
+        _fail(f"init_from={init_from}: no checkpoint at {ckpt} (train one with method=baseline coding=none)")
+    return path
+
+
+def check_config(cfg) -> RdSettings:
+    """Everything `method=rd` reads, checked; the start (init_from) too unless it is still auto."""
+    s = rd_settings(cfg)
+    check_start(cfg.get("init_from"), s.operation)
+    return s
+
+
+def _checked(value, *, _root_):
+    """`${rd.checked:auto}`: check the config this interpolation sits in, then give `value`."""
+    if _root_.get("method", {}).get("family") == "rd":
+        rd_settings(_root_)
+    return value
+
+
+OmegaConf.register_new_resolver("rd.checked", _checked, replace=True)
