@@ -65,7 +65,8 @@ def scatter_posteriors(layers: Iterable, mu: torch.Tensor, sigma: torch.Tensor, 
 def fix_layers(layers: Iterable, p: float, **options) -> FixingReport:
     """One fixing round over the pooled weights and biases of Bayes-by-backprop layers, in place."""
     layers = _as_layers(layers)
-    mu, sigma, fixed = gather_posteriors(layers)
+    # The rounds index with CPU tensors: fix on the CPU whatever device the layers are on.
+    mu, sigma, fixed = (t.cpu() for t in gather_posteriors(layers))
     result = fixing_round(mu, sigma, fixed, p, **options)
     scatter_posteriors(layers, result.mu, result.sigma, result.fixed)
     return result.report

@@ -1,0 +1,99 @@
+"""Probabilistic weight fixing (paper 002) as a family: from a trained network, T fixing rounds,
+then the fixed network as a codebook file (model.cbk).
+
+    build         settings checked (one-line errors), the baseline loaded (init_from), every Linear
+                  and Conv2d made Bayes-by-backprop with eq. 8's sigmas
+    (no fit)      trains = False: the rounds interleave training with testing and fixing, each round
+                  under its own Trainer, which the task's single trainer.fit cannot do (rounds.py)
+    export        the rounds, then the plain network holding the fixed values and one codebook per
+                  weight and bias tensor (export.py); results.json gets the rounds and the figures
+    after_decode  the decoded network must equal the fixed one exactly (every state entry, bit for
+                  bit) and show the reported unique values and entropy; figure1.npz, rounds.json
+
+The task measures `test_error_uncompressed` on the module before export: the Bayesian network at its
+means before any round, i.e. the baseline the run started from.
+"""
+from __future__ import annotations
+
+import torch
+
+from nncompress.core.errors import UserError
+from nncompress.core.results import write_results
+from nncompress.methods.base import BuildContext, Family, register
+from nncompress.methods.baseline import load_baseline_into
+from nncompress.methods.pwfn.export import coded_tensors, compressibility, layer_names_of, to_codebook
+from nncompress.methods.pwfn.module import PwfnModule
+from nncompress.methods.pwfn.rounds import STATE, RoundsOutcome, TrainerOptions, run_rounds
+from nncompress.methods.pwfn.settings import check_model, settings_of
+from nncompress.methods.pwfn.snapshots import save_figure1
+
+
+@register
+class PwfnFamily(Family):
+    key, codec, trains = "pwfn", "codebook", False
+
+    def build(self, cfg, ctx: BuildContext) -> PwfnModule:
+        settings = settings_of(cfg)
+        check_model(cfg)
+        spec = ctx.network.spec
+        if ctx.init_from is None:
+            raise UserError("method=pwfn starts from a trained network: set init_from=auto (trains the baseline "
+                            "once) or init_from=<a method=baseline run dir>")
+        net = spec.build()
+        load_baseline_into(net, ctx.init_from, spec)
+        module = PwfnModule(net, settings)
+        if not module.layers():
+            raise UserError(f"model={cfg.model.name} has no Linear or Conv2d layer to fix")
+        return module.to(ctx.dm.device)
+
+    def describe(self, module: PwfnModule, ctx: BuildContext) -> dict:
+        return {"n_fixable": module.n_weights()}
+
+    def export_started(self, ctx: BuildContext) -> bool:
+        return (ctx.run_dir / STATE).exists()
+
+    def export(self, module: PwfnModule, cfg, ctx: BuildContext):
+        t = cfg.trainer
+        options = TrainerOptions(accelerator=t.accelerator, precision=t.precision, deterministic=t.deterministic,
+                                 progress_bar=bool(t.progress_bar), root_dir=ctx.run_dir)
+        outcome = run_rounds(module, ctx.dm, options, ctx.run_dir, ctx.loggers)
+        module.outcome = outcome  # for after_decode (the family object is shared by runs)
+        payload, _, stats = to_codebook(ctx.network.spec, module.net, ctx.network.n_params)
+        last = outcome.history[-1]
+        s = module.settings
+        keys = {**stats, "train_steps": outcome.train_steps, "epochs": outcome.epochs,
+                "rounds": outcome.history, "n_rounds": len(outcome.history),
+                "fraction_fixed": last["fraction_fixed"], "omega": max(r["omega"] for r in outcome.history),
+                "delta": last["delta"], "test_error_before_last_fixing": last["test_error_before_fixing"],
+                "test_error_fixed": last["test_error_after_fixing"], "nonzero_fraction": _nonzero_fraction(module),
+                "fixing": s.fixing, "alpha": s.alpha, "gamma": s.gamma, "epochs_per_round": s.epochs_per_round,
+                "schedule": list(s.schedule), "max_omega": s.max_omega, "zero_fix": s.zero_fix,
+                "push_fixed": s.push_fixed}
+        return payload, keys
+
+    def after_decode(self, module: PwfnModule, decoded, cfg, ctx: BuildContext) -> dict:
+        """Decoded == fixed, bit for bit; the file's weights show the reported compressibility."""
+        _, plain, stats = to_codebook(ctx.network.spec, module.net, ctx.network.n_params)
+        ours, theirs = plain.state_dict(), decoded.network.state_dict()
+        for name, value in ours.items():
+            if not torch.equal(value.cpu(), theirs[name].cpu()):
+                raise RuntimeError(f"decoded {name} differs from the fixed network: the codebook file is not exact")
+        decoded_tensors = {name: theirs[name] for name in coded_tensors(module.net)}
+        again = compressibility(decoded_tensors, layer_names_of(decoded_tensors))
+        for key in ("unique_values", "unique_values_per_layer", "entropy_bits"):
+            if again[key] != stats[key]:
+                raise RuntimeError(f"{key} of the decoded weights ({again[key]}) differs from the reported "
+                                   f"{stats[key]}")
+        outcome: RoundsOutcome = getattr(module, "outcome", None) or RoundsOutcome()
+        if outcome.snapshots:
+            save_figure1(ctx.run_dir / "figure1.npz", outcome.snapshots)
+        write_results(ctx.run_dir, {"rounds": outcome.history}, name="rounds.json")
+        (ctx.run_dir / STATE).unlink(missing_ok=True)  # finished: a rerun in this dir starts afresh
+        return {"decoded_equals_fixed": True, "unique_values_decoded": again["unique_values"],
+                "entropy_bits_decoded": again["entropy_bits"]}
+
+
+def _nonzero_fraction(module: PwfnModule) -> float:
+    tensors = coded_tensors(module.net).values()
+    return sum(int((t != 0).sum()) for t in tensors) / sum(t.numel() for t in tensors)
+

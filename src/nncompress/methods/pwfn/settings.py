@@ -1,0 +1,176 @@
+"""The settings of a PWFN run (paper 002; REFERENCE.md §3) and their checks at start-up.
+
+Every key of the `method:` node of conf/method/pwfn.yaml except name, family, steps, train_steps
+and the scale tables is a field here; a misspelt key or a value out of range is a one-line
+UserError before any PWFN work (`settings_from_config`).
+
+    fixing            appendix (Algorithm 1, the default) | public (the authors' code's round)
+    count             Algorithm 1's "most weights": within_delta (default) | nearest (as printed)
+    zero_fix          public only: |mu| < 2^-b sits at distance 0 of centre 0
+    push_fixed        the sigma push also acts on fixed sigmas (the public code's behaviour)
+    schedule          p_t, the fraction fixed after round t: strictly increasing, ends at 1.0
+    alpha, gamma      the sigma push (alpha/2) sum |eps| relu(gamma - sigma)^2; alpha >= 0, gamma >= 0
+    max_omega         most powers of two per centre, 1..4
+    delta0, b         Algorithm 1's starting delta (> 0); smallest power 2^-b of the centres
+    epochs_per_round  epochs of training before rounds 1..T-1 (round 0: one epoch on
+                      round0_fraction of the batches)
+    batches           batches per epoch: a fraction of the training set (float, 1.0 = all) or a
+                      count (int), Lightning's limit_train_batches (method.steps.<scale>)
+    lr, momentum, weight_decay, clip_norm   SGD of every round (a fresh optimiser per round)
+    log_every         training steps between logged training metrics
+    stop_after_round  stop (resumably) after this round (None: run all)
+
+"Before any work" includes the baseline that `init_from=auto` trains: the task resolves
+`init_from` before it builds the family, so conf/method/pwfn.yaml sets it to
+`${pwfn.checked:auto}`, an OmegaConf resolver (registered here) that checks the method's settings
+and the model, then returns `auto`. The error it raises is a UserError (one line from run.py) and
+an InterpolationResolutionError, which OmegaConf re-raises as it is. An explicit `init_from=DIR`
+bypasses the resolver; PwfnFamily.build checks the same settings (and the directory) then.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+from omegaconf import OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+
+from nncompress.core.errors import UserError
+from nncompress.methods.pwfn.centres import MAX_OMEGA
+from nncompress.methods.pwfn.schedule import DEFAULT_ALPHA, DEFAULT_GAMMA, DEFAULT_SCHEDULE, validate_schedule
+
+FIXING_VARIANTS = ("appendix", "public")
+COUNT_MODES = ("within_delta", "nearest")
+# method: keys that are not settings (the family, the scale tables, the task's step count).
+CONFIG_ONLY = ("name", "family", "steps", "train_steps")
+
+
+class SettingsError(UserError, InterpolationResolutionError):
+    """A bad PWFN setting: one line, even after OmegaConf appends its `full_key:` lines."""
+
+    def __str__(self) -> str:
+        return super().__str__().split("\n")[0]
+
+
+@dataclass(frozen=True)
+class PwfnSettings:
+    fixing: str = "appendix"
+    count: str = "within_delta"
+    zero_fix: bool = False
+    push_fixed: bool = False
+    schedule: tuple = field(default=DEFAULT_SCHEDULE)
+    alpha: float = DEFAULT_ALPHA
+    gamma: float = DEFAULT_GAMMA
+    max_omega: int = MAX_OMEGA
+    delta0: float = 1.0
+    b: int = 7
+    epochs_per_round: int = 3
+    round0_fraction: float = 0.05
+    batches: float | int = 1.0
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    clip_norm: float = 1.0
+    log_every: int = 50
+    stop_after_round: int | None = None
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    def fixing_options(self) -> dict:
+        """Keyword arguments of fixing.fix_layers for this run."""
+        options = {"variant": self.fixing, "delta0": self.delta0, "b": self.b, "max_omega": self.max_omega}
+        if self.fixing == "public":
+            options["zero_fix"] = self.zero_fix
+        else:
+            options["count"] = self.count
+        return options
+
+
+def _finite(name: str, value, low: float | None = None, low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SettingsError(f"method.{name} must be a finite number, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise SettingsError(f"method.{name} must be {'>' if low_open else '>='} {low}, got {value}")
+
+
+def _integer(name: str, value, low: int, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        span = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise SettingsError(f"method.{name} must be an integer {span}, got {value!r}")
+
+
+def check(s: PwfnSettings) -> None:
+    """One-line UserError for the first setting out of range."""
+    if s.fixing not in FIXING_VARIANTS:
+        raise SettingsError(f"method.fixing: unknown variant {s.fixing!r}; choose one of {list(FIXING_VARIANTS)}")
+    if s.count not in COUNT_MODES:
+        raise SettingsError(f"method.count: unknown mode {s.count!r}; choose one of {list(COUNT_MODES)}")
+    if s.zero_fix and s.fixing != "public":
+        raise SettingsError("method.zero_fix belongs to the public code's round: set method.fixing=public as well")
+    try:
+        validate_schedule(s.schedule)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"method.schedule: {exc}") from None
+    _finite("alpha", s.alpha, 0.0)
+    _finite("gamma", s.gamma, 0.0)
+    _integer("max_omega", s.max_omega, 1, MAX_OMEGA)
+    _finite("delta0", s.delta0, 0.0, low_open=True)
+    _integer("b", s.b, 0)
+    _integer("epochs_per_round", s.epochs_per_round, 1)
+    _finite("round0_fraction", s.round0_fraction, 0.0, low_open=True)
+    if s.round0_fraction > 1:
+        raise SettingsError(f"method.round0_fraction must lie in (0, 1], got {s.round0_fraction}")
+    if isinstance(s.batches, bool) or not isinstance(s.batches, (int, float)) or not (
+            (isinstance(s.batches, int) and s.batches >= 1) or (isinstance(s.batches, float) and 0 < s.batches <= 1)):
+        raise SettingsError(f"method.steps (batches per epoch) must be a fraction in (0, 1] or a count >= 1, "
+                        f"got {s.batches!r}")
+    _finite("lr", s.lr, 0.0, low_open=True)
+    _finite("momentum", s.momentum, 0.0)
+    _finite("weight_decay", s.weight_decay, 0.0)
+    _finite("clip_norm", s.clip_norm, 0.0)
+    _integer("log_every", s.log_every, 1)
+    if s.stop_after_round is not None:
+        _integer("stop_after_round", s.stop_after_round, 0, len(s.schedule) - 1)
+
+
+def settings_from_config(method: dict, batches) -> PwfnSettings:
+    """PwfnSettings from the resolved `method:` node (a plain dict) and the scale's batches per epoch."""
+    valid = [f.name for f in fields(PwfnSettings) if f.name != "batches"]
+    unknown = sorted(set(method) - set(valid) - set(CONFIG_ONLY))
+    if unknown:
+        raise SettingsError(f"method: unknown key(s) {unknown}; valid: {sorted(valid)}")
+    kwargs = {k: v for k, v in method.items() if k in valid}
+    if "schedule" in kwargs:
+        schedule = kwargs["schedule"]
+        if isinstance(schedule, str) or not hasattr(schedule, "__iter__"):
+            raise SettingsError(f"method.schedule must be a list of fractions, e.g. [0.2,0.4,...,1.0], "
+                                f"got {schedule!r}")
+        kwargs["schedule"] = tuple(schedule)
+    return PwfnSettings(**kwargs, batches=batches)
+
+
+def settings_of(cfg) -> PwfnSettings:
+    """The run's settings from its config (method node and scale), or a one-line SettingsError."""
+    method = OmegaConf.to_container(cfg.method, resolve=True)
+    steps = method.get("steps", {})
+    batches = steps.get(cfg.scale.name, 1.0) if isinstance(steps, dict) else steps
+    return settings_from_config(method, batches)
+
+
+def check_model(cfg) -> None:
+    """PWFN fixes the weights of a plain network: a hashed model (weights shared) is refused."""
+    if cfg.model.get("hashing"):
+        raise SettingsError(f"model={cfg.model.name} shares weights by the hashing trick; PWFN fixes the weights "
+                            f"of a plain network: use an unhashed model (e.g. model=lenet5_unhashed)")
+
+
+def _checked(value, *, _root_):
+    """`${pwfn.checked:auto}`: check the config this interpolation sits in, then give `value`."""
+    if _root_.get("method", {}).get("family") == "pwfn":
+        settings_of(_root_)
+        check_model(_root_)
+    return value
+
+
+OmegaConf.register_new_resolver("pwfn.checked", _checked, replace=True)

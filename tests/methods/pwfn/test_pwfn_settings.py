@@ -1,0 +1,63 @@
+"""Bad input fails at start-up with one line: in the composed config (the init_from resolver and
+build's check), and on the command line before any baseline is trained."""
+import pytest
+from omegaconf import open_dict
+
+from helpers import SYNTHETIC, compose_cfg, run_cli
+from nncompress.core.errors import UserError
+from nncompress.methods.pwfn.settings import PwfnSettings, SettingsError, check_model, settings_of
+
+BAD = {
+    "method.schedule=[0.2,0.4,0.4,1.0]": "strictly increasing",
+    "method.schedule=[0.2,0.5,0.9]": "must end at 1.0",
+    "method.schedule=[0.5,1.5]": "(0, 1]",
+    "method.max_omega=0": "max_omega must be an integer in 1..4",
+    "method.max_omega=5": "max_omega must be an integer in 1..4",
+    "method.alpha=-0.001": "alpha must be >= 0",
+    "method.gamma=-1": "gamma must be >= 0",
+    "method.fixing=both": "choose one of ['appendix', 'public']",
+    "method.zero_fix=true": "method.fixing=public",
+    "method.delta0=0": "delta0 must be > 0",
+    "method.epochs_per_round=0": "epochs_per_round must be an integer >= 1",
+    "method.steps.quick=0": "batches per epoch",
+}
+
+
+@pytest.mark.parametrize("override", sorted(BAD))
+def test_bad_settings_are_one_line_errors_when_init_from_resolves(override):
+    cfg = compose_cfg(["method=pwfn", "scale=quick", override], hydra=False)
+    with pytest.raises(SettingsError) as err:
+        cfg.get("init_from")  # what the task reads first, before training any baseline
+    message = str(err.value)
+    assert BAD[override] in message and "\n" not in message
+
+
+def test_good_settings_and_a_misspelt_key():
+    cfg = compose_cfg(["method=pwfn", "scale=quick"], hydra=False)
+    assert cfg.init_from == "auto" and cfg.model.name == "lenet5_unhashed" and cfg.coding.name == "codebook"
+    s = settings_of(cfg)
+    assert s == PwfnSettings(batches=cfg.method.steps.quick)
+    with open_dict(cfg):
+        cfg.method.alpah = 1.0
+    with pytest.raises(UserError, match=r"unknown key\(s\) \['alpah'\]"):
+        settings_of(cfg)
+
+
+def test_a_hashed_model_is_refused():
+    cfg = compose_cfg(["method=pwfn", "model=lenet5"], hydra=False)
+    with pytest.raises(SettingsError, match="hashing"):
+        check_model(cfg)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["method.max_omega=7"], "error: method.max_omega must be an integer in 1..4, got 7"),
+    (["init_from=null"], "error: method=pwfn starts from a trained network"),
+    (["init_from=/nonexistent/run"], "error: init_from: no checkpoint at /nonexistent/run"),
+])
+def test_command_line_errors_are_one_line_and_train_nothing(args, message, tmp_path):
+    proc = run_cli([*SYNTHETIC, "method=pwfn", f"paths.pretrained_dir={tmp_path / 'pre'}",
+                    f"hydra.run.dir={tmp_path / 'run'}", *args], timeout=300)
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith(message), proc.stderr[-2000:]
+    assert not (tmp_path / "pre").exists()  # no baseline was trained
