@@ -385,3 +385,20 @@ def test_datamodule_augments_training_batches_only(c10):
     assert type(plain) is TensorBatchLoader
     rows = torch.cat([b[0] for b in plain])
     assert all(any(torch.equal(r, src) for src in off.x_train) for r in rows)
+
+
+@pytest.mark.parametrize("dataset, classes", [("cifar10", 10), ("cifar100", 100)])
+def test_the_dataset_configs_instantiate(tmp_path, dataset, classes):
+    """conf/dataset/cifar*.yaml pass `name` (read as cfg.dataset.name) to the module; a wrong one is refused."""
+    from hydra.utils import instantiate
+
+    from helpers import compose_cfg, write_cifar
+
+    write_cifar(tmp_path, classes=classes)
+    cfg = compose_cfg([f"dataset={dataset}", f"paths.data_dir={tmp_path}", "dataset.val_size=20",
+                       "dataset.device=cpu"], hydra=False)
+    dm = instantiate(cfg.dataset)
+    dm.setup()
+    assert dm.name == dataset and dm.num_classes == classes and tuple(dm.x_train.shape[1:]) == (3, 32, 32)
+    with pytest.raises(Exception, match="reads 'cifar.*', not 'mnist'"):
+        instantiate(cfg.dataset, name="mnist")

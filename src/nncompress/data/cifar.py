@@ -257,8 +257,12 @@ class CIFARDataModule(InMemoryDataModule):
         std: Optional[Sequence[float]] = None,
         augment: bool = True,
         crop_padding: int = 4,
+        name: Optional[str] = None,
         **kwargs,
     ) -> None:
+        # conf/dataset/*.yaml names the data set (cfg.dataset.name); it must be this module's
+        if name is not None and name != type(self).name:
+            raise ValueError(f"{type(self).__name__} reads {type(self).name!r}, not {name!r}")
         if (mean is None) != (std is None):
             raise ValueError("give both mean and std, or neither")
         if mean is None and normalization not in self.STATS:
