@@ -68,7 +68,7 @@ class PwfnFamily(Family):
                 "test_error_fixed": last["test_error_after_fixing"], "nonzero_fraction": _nonzero_fraction(module),
                 "fixing": s.fixing, "alpha": s.alpha, "gamma": s.gamma, "epochs_per_round": s.epochs_per_round,
                 "schedule": list(s.schedule), "max_omega": s.max_omega, "zero_fix": s.zero_fix,
-                "push_fixed": s.push_fixed}
+                "push_fixed": s.push_fixed, "figure": s.figure}
         return payload, keys
 
     def after_decode(self, module: PwfnModule, decoded, cfg, ctx: BuildContext) -> dict:

@@ -1,8 +1,8 @@
 """The settings of a PWFN run (paper 002; REFERENCE.md §3) and their checks at start-up.
 
-Every key of the `method:` node of conf/method/pwfn.yaml except name, family, steps, train_steps
-and the scale tables is a field here; a misspelt key or a value out of range is a one-line
-UserError before any PWFN work (`settings_from_config`).
+Every key of the `method:` node of conf/method/pwfn.yaml except name, family, steps and
+train_steps is a field here; a value out of range is a one-line UserError before any PWFN work
+(`settings_from_config`; a misspelt key is refused by Hydra, the config being a struct).
 
     fixing            appendix (Algorithm 1, the default) | public (the authors' code's round)
     count             Algorithm 1's "most weights": within_delta (default) | nearest (as printed)
@@ -19,6 +19,7 @@ UserError before any PWFN work (`settings_from_config`).
     lr, momentum, weight_decay, clip_norm   SGD of every round (a fresh optimiser per round)
     log_every         training steps between logged training metrics
     stop_after_round  stop (resumably) after this round (None: run all)
+    figure            the appendix figure a recipe's job belongs to (report/papers/pwfn.py), or None
 
 "Before any work" includes the baseline that `init_from=auto` trains: the task resolves
 `init_from` before it builds the family, so conf/method/pwfn.yaml sets it to
@@ -41,8 +42,6 @@ from nncompress.methods.pwfn.schedule import DEFAULT_ALPHA, DEFAULT_GAMMA, DEFAU
 
 FIXING_VARIANTS = ("appendix", "public")
 COUNT_MODES = ("within_delta", "nearest")
-# method: keys that are not settings (the family, the scale tables, the task's step count).
-CONFIG_ONLY = ("name", "family", "steps", "train_steps")
 
 
 class SettingsError(UserError, InterpolationResolutionError):
@@ -73,6 +72,7 @@ class PwfnSettings:
     clip_norm: float = 1.0
     log_every: int = 50
     stop_after_round: int | None = None
+    figure: str | None = None
 
     def __post_init__(self) -> None:
         check(self)
@@ -130,16 +130,18 @@ def check(s: PwfnSettings) -> None:
     _finite("weight_decay", s.weight_decay, 0.0)
     _finite("clip_norm", s.clip_norm, 0.0)
     _integer("log_every", s.log_every, 1)
+    if s.figure is not None and not isinstance(s.figure, str):
+        raise SettingsError(f"method.figure must be a name (e.g. figure2) or null, got {s.figure!r}")
     if s.stop_after_round is not None:
         _integer("stop_after_round", s.stop_after_round, 0, len(s.schedule) - 1)
 
 
 def settings_from_config(method: dict, batches) -> PwfnSettings:
-    """PwfnSettings from the resolved `method:` node (a plain dict) and the scale's batches per epoch."""
+    """PwfnSettings from the resolved `method:` node (a plain dict) and the scale's batches per epoch.
+
+    A misspelt key is refused by Hydra itself (the composed config is a struct); keys forced in
+    with `++method.x=...` that are no setting are left alone (other tools add their own)."""
     valid = [f.name for f in fields(PwfnSettings) if f.name != "batches"]
-    unknown = sorted(set(method) - set(valid) - set(CONFIG_ONLY))
-    if unknown:
-        raise SettingsError(f"method: unknown key(s) {unknown}; valid: {sorted(valid)}")
     kwargs = {k: v for k, v in method.items() if k in valid}
     if "schedule" in kwargs:
         schedule = kwargs["schedule"]
