@@ -3,6 +3,7 @@
 A family is one package under `methods/` (one per paper: `mkl`, `ibc`, …) that registers a
 `Family` subclass with `@register`. `tasks/train.py` knows nothing else about it:
 
+    family.check(cfg)                             bad settings refused before any work
     module = family.build(cfg, ctx)               the LightningModule, from config
     trainer.fit(module) if family.trains          (families that compress without training skip it)
     record |= family.describe(module, ctx)        results.json keys of the trained model
@@ -78,6 +79,10 @@ class Family:
     codec: str = "none"     # the codec `coding=auto` picks for this family's methods
     trains: bool = True     # False: post-training compression, no trainer.fit
     schemas: dict = {}      # {(config group, name): dataclass} for Hydra's ConfigStore
+
+    def check(self, cfg) -> None:
+        """Refuse bad settings with a one-line UserError; runs before any work, even before
+        init_from=auto pretrains a baseline."""
 
     def build(self, cfg, ctx: BuildContext) -> L.LightningModule:  # pragma: no cover - interface
         raise NotImplementedError

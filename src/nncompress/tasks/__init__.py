@@ -5,9 +5,11 @@ from nncompress.core.errors import UserError
 
 
 def _train(cfg, run_dir):
+    from nncompress.methods.base import get_family
     from nncompress.tasks.pretrain import resolve_init_from
     from nncompress.tasks.train import train
 
+    get_family(cfg.method.family).check(cfg)  # before any work, the baseline's pretraining included
     return train(resolve_init_from(cfg), run_dir)
 
 
