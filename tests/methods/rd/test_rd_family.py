@@ -13,6 +13,7 @@ from nncompress.coding import codebook
 from nncompress.coding.codebook import CodebookNet
 from nncompress.core.errors import UserError
 from nncompress.importance import Importance, target_layers
+from nncompress.methods.base import get_family
 from nncompress.methods.rd.accounting import entropy_ratio, paper_ratio
 from nncompress.methods.rd.compress import prune, pruning_codes, quantize
 from nncompress.methods.rd.estimate import cache_key, importance_for
@@ -53,7 +54,7 @@ def test_importance_group_composes_from_the_method_config(name):
     """`importance=` works on the command line: method=rd adds the group to the defaults tree."""
     cfg = compose_cfg(["method=rd", f"importance={name}"], hydra=False)
     assert cfg.importance.name == name and cfg.model.name == "mlp" and cfg.coding.name == "codebook"
-    assert cfg.get("init_from") == "auto"  # ${rd.checked:auto}: checked, then auto
+    assert cfg.init_from == "auto"
     s = rd_settings(cfg)
     assert s.importance.name == name and s.operation == "prune" and s.keep == 0.1 and s.bits == 4
 
@@ -86,10 +87,10 @@ def test_other_methods_have_no_importance_group():
     ("++method.kep=0.1", "unknown key(s) ['kep']"),
 ])
 def test_bad_settings_fail_in_one_line_before_any_work(override, message):
-    """The error comes from resolving init_from, which the task does before it trains a baseline."""
+    """Family.check: the task calls it before it trains a baseline (init_from=auto)."""
     cfg = compose_cfg(["method=rd", override], hydra=False)
     with pytest.raises(UserError) as err:
-        cfg.get("init_from")
+        get_family("rd").check(cfg)
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
@@ -112,9 +113,12 @@ def test_no_trained_network_to_start_from(tmp_path):
     assert "\n" not in str(err.value)
     with pytest.raises(UserError, match="no checkpoint"):
         check_config(compose_cfg(["method=rd", f"init_from={tmp_path / 'missing'}"], hydra=False))
-    # the theory figure needs none
-    assert check_config(compose_cfg(["method=rd", "method.operation=theory", "init_from=null"],
-                                    hydra=False)).operation == "theory"
+    # the theory figure needs none, and writes no file
+    theory = compose_cfg(["method=rd", "method.operation=theory", "init_from=null"], hydra=False)
+    with pytest.raises(UserError, match="coding=none"):
+        get_family("rd").check(theory)
+    get_family("rd").check(compose_cfg(["method=rd", "method.operation=theory", "init_from=null", "coding=none"],
+                                       hydra=False))
 
 
 # --- prune / quantise and the file --------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Paper 003 as a family: post-training pruning or quantisation of a trained baseline by an
 importance-weighted rate-distortion objective, written as model.cbk (codec codebook).
 
-    build      check the settings (settings.py), load the baseline (init_from) into the plain
-               architecture; no training (Family.trains = False)
+    check      the settings (settings.py), before any work
+    build      load the baseline (init_from) into the plain architecture; no training
+               (Family.trains = False)
     describe   test metrics of the baseline as loaded (accuracy, cross-entropy, top-5);
                operation=theory: Figure 6's curve and Monte Carlo check into theory.json
     export     importance (estimate.py, cached beside the baseline) -> prune or quantise
@@ -26,7 +27,7 @@ from nncompress.methods.rd.compress import Compressed, prune, quantize
 from nncompress.methods.rd.estimate import importance_for
 from nncompress.methods.rd.figure6 import figure6_data
 from nncompress.methods.rd.metrics import classification_metrics
-from nncompress.methods.rd.settings import RdSettings, check_config
+from nncompress.methods.rd.settings import RdSettings, check_config, rd_settings
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,14 @@ def importance_keys(s: RdSettings, est) -> dict:
 class RdFamily(Family):
     key, codec, trains = "rd", "codebook", False
 
-    def build(self, cfg, ctx: BuildContext) -> RdModule:
+    def check(self, cfg) -> None:
         s = check_config(cfg)
         if s.operation == "theory" and cfg.coding.name != "none":
             raise UserError("method.operation=theory compresses no network and writes no file: add coding=none")
+
+    def build(self, cfg, ctx: BuildContext) -> RdModule:
+        self.check(cfg)  # again: build may be called without the task's check
+        s = rd_settings(cfg)
         net = ctx.network.spec.build()
         if ctx.init_from is not None:
             load_baseline_into(net, ctx.init_from, ctx.network.spec)

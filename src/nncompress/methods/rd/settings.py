@@ -1,15 +1,9 @@
 """The settings of `method=rd` (conf/method/rd.yaml, conf/importance/*.yaml), checked at start-up.
 
-Every bad setting fails with one line naming the valid values, before any work: a keep-rate
-outside (0, 1], bits < 1, an unknown estimator or Hessian estimator, a misspelt key, or no trained
+Every bad setting fails with one line naming the valid values, before any work (`RdFamily.check`,
+which the task calls before `init_from=auto` trains a baseline): a keep-rate outside (0, 1],
+bits < 1 (or > 16), an unknown estimator or Hessian estimator, a misspelt key, or no trained
 network to start from (`init_from=null`, or a run dir without a checkpoint).
-
-"Before any work" includes the baseline that `init_from=auto` trains: the task resolves
-`init_from` before it builds the family, so the method config sets it to `${rd.checked:auto}`,
-an OmegaConf resolver (registered here) that checks the whole config and then returns `auto`.
-Its error passes through OmegaConf unwrapped (a subclass of InterpolationResolutionError, which
-OmegaConf re-raises as it is) and is a UserError, which run.py prints as one line. An explicit
-`init_from=...` on the command line bypasses the resolver; `RdFamily.build` checks again then.
 """
 from __future__ import annotations
 
@@ -20,7 +14,6 @@ from pathlib import Path
 from typing import Optional
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import InterpolationResolutionError
 
 from nncompress.core.errors import UserError
 from nncompress.importance import ESTIMATORS, HESSIAN_ESTIMATORS, check_options
@@ -38,11 +31,8 @@ IMPORTANCE_KEYS = {"name", "temperature", "split", "samples", "n_samples", "per_
                    "hessian_estimator", "mu", "normalize"}
 
 
-class SettingsError(UserError, InterpolationResolutionError):
-    """A bad `method=rd` setting. One line even after OmegaConf appends its `full_key:` lines."""
-
-    def __str__(self) -> str:
-        return super().__str__().split("\n")[0]
+class SettingsError(UserError):
+    """A bad `method=rd` setting (run.py prints it as one line)."""
 
 
 @dataclass(frozen=True)
@@ -186,12 +176,3 @@ def check_config(cfg) -> RdSettings:
     check_start(cfg.get("init_from"), s.operation)
     return s
 
-
-def _checked(value, *, _root_):
-    """`${rd.checked:auto}`: check the config this interpolation sits in, then give `value`."""
-    if _root_.get("method", {}).get("family") == "rd":
-        rd_settings(_root_)
-    return value
-
-
-OmegaConf.register_new_resolver("rd.checked", _checked, replace=True)
