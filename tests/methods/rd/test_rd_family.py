@@ -84,7 +84,7 @@ def test_other_methods_have_no_importance_group():
     ("method.operation=distill", "choose one of ['prune', 'quantize', 'theory']"),
     ("importance.name=magic", "unknown estimator"),
     ("importance.temperature=0", "temperature"),
-    ("++method.kep=0.1", "unknown key(s) ['kep']"),
+    ("++importance.temprature=2", "unknown key(s) ['temprature']"),
 ])
 def test_bad_settings_fail_in_one_line_before_any_work(override, message):
     """Family.check: the task calls it before it trains a baseline (init_from=auto)."""
@@ -100,6 +100,11 @@ def test_bad_hessian_estimator_and_split():
         cfg = compose_cfg(["method=rd", "importance=hessian", override], hydra=False)
         with pytest.raises(SettingsError, match=message):
             check_config(cfg)
+
+
+def test_misspelt_method_key_fails_at_composition():
+    with pytest.raises(Exception, match="kep"):
+        compose_cfg(["method=rd", "method.kep=0.1"], hydra=False)
 
 
 def test_unknown_estimator_group_option_fails_at_composition():
