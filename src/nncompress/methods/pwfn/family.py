@@ -23,7 +23,7 @@ from nncompress.methods.base import BuildContext, Family, register
 from nncompress.methods.baseline import load_baseline_into
 from nncompress.methods.pwfn.export import coded_tensors, compressibility, layer_names_of, to_codebook
 from nncompress.methods.pwfn.module import PwfnModule
-from nncompress.methods.pwfn.rounds import STATE, RoundsOutcome, TrainerOptions, run_rounds
+from nncompress.methods.pwfn.rounds import STATE, TrainerOptions, run_rounds
 from nncompress.methods.pwfn.settings import check_model, settings_of
 from nncompress.methods.pwfn.snapshots import save_figure1
 
@@ -57,8 +57,10 @@ class PwfnFamily(Family):
         options = TrainerOptions(accelerator=t.accelerator, precision=t.precision, deterministic=t.deterministic,
                                  progress_bar=bool(t.progress_bar), root_dir=ctx.run_dir)
         outcome = run_rounds(module, ctx.dm, options, ctx.run_dir, ctx.loggers)
-        module.outcome = outcome  # for after_decode (the family object is shared by runs)
-        payload, _, stats = to_codebook(ctx.network.spec, module.net, ctx.network.n_params)
+        payload, plain, stats = to_codebook(ctx.network.spec, module.net, ctx.network.n_params)
+        # What after_decode checks the file against, kept on the module (the family object is shared by
+        # runs) in a plain dict (a Module attribute would become a submodule).
+        module.exported = {"outcome": outcome, "network": plain, "stats": stats}
         last = outcome.history[-1]
         s = module.settings
         keys = {**stats, "train_steps": outcome.train_steps, "epochs": outcome.epochs,
@@ -73,7 +75,8 @@ class PwfnFamily(Family):
 
     def after_decode(self, module: PwfnModule, decoded, cfg, ctx: BuildContext) -> dict:
         """Decoded == fixed, bit for bit; the file's weights show the reported compressibility."""
-        _, plain, stats = to_codebook(ctx.network.spec, module.net, ctx.network.n_params)
+        exported = module.exported
+        plain, stats, outcome = exported["network"], exported["stats"], exported["outcome"]
         ours, theirs = plain.state_dict(), decoded.network.state_dict()
         for name, value in ours.items():
             if not torch.equal(value.cpu(), theirs[name].cpu()):
@@ -84,7 +87,6 @@ class PwfnFamily(Family):
             if again[key] != stats[key]:
                 raise RuntimeError(f"{key} of the decoded weights ({again[key]}) differs from the reported "
                                    f"{stats[key]}")
-        outcome: RoundsOutcome = getattr(module, "outcome", None) or RoundsOutcome()
         if outcome.snapshots:
             save_figure1(ctx.run_dir / "figure1.npz", outcome.snapshots)
         write_results(ctx.run_dir, {"rounds": outcome.history}, name="rounds.json")

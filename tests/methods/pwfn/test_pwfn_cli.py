@@ -1,0 +1,63 @@
+"""method=pwfn end to end through run.py: real MNIST at a tiny scale (LeNet-300-100 baseline trained
+here, all ten rounds, the file decoded in a fresh process to the same error), and the ResNet-18 /
+CIFAR-10 chain on small format-true archives (init_from=auto -> pwfn -> model.cbk -> decode)."""
+import json
+
+import pytest
+
+from helpers import run_cli, write_cifar
+
+pytestmark = pytest.mark.slow
+QUIET = ["trainer.progress_bar=false", "dataset.device=cpu"]
+
+
+def _decode_matches(run, data_dir, extra, tmp_path):
+    results = json.loads((run / "results.json").read_text())
+    dec = run_cli(["task=decode", f"file={run / 'model.cbk'}", f"hydra.run.dir={tmp_path / 'decode'}", *extra],
+                  data_dir)
+    assert dec.returncode == 0, dec.stderr[-3000:]
+    decoded = json.loads((tmp_path / "decode" / "decode.json").read_text())
+    assert decoded["test_error"] == results["test_error"] == results["test_error_compressed"]
+    assert decoded["weights_sha256"] == results["weights_sha256"]
+    return results
+
+
+def test_lenet300_on_real_mnist_fixes_every_weight_and_decodes_to_the_same_error(tmp_path, real_data_dir):
+    base = tmp_path / "baseline"
+    proc = run_cli(["method=baseline", "coding=none", "model=lenet300_100", "scale=quick", "method.steps.quick=300",
+                    *QUIET, f"hydra.run.dir={base}"], real_data_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = tmp_path / "pwfn"
+    proc = run_cli(["method=pwfn", "model=lenet300_100", "scale=quick", f"init_from={base}", "method.steps.quick=5",
+                    "method.epochs_per_round=1", *QUIET, f"hydra.run.dir={run}"], real_data_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = _decode_matches(run, real_data_dir, ["model=lenet300_100", *QUIET], tmp_path)
+    assert results["n_rounds"] == 10 and results["fraction_fixed"] == 1.0
+    assert [r["n_fixed"] for r in results["rounds"]] == [53322, 106644, 159966, 186627, 213288, 239949, 253280,
+                                                          259945, 263944, 266610]  # ceil(266,610 p_t)
+    assert results["unique_values"] <= 256 and 0 < results["entropy_bits"] < 8
+    assert results["unique_values"] == results["unique_values_decoded"] == results["rounds"][-1]["unique_values"]
+    assert results["decoded_equals_fixed"] and results["train_steps"] == 1 + 9 * 5
+    # a working baseline stays working (tiny training: a loose bound, the quick LeNet-5 run is the target)
+    assert results["test_error"] < results["test_error_uncompressed"] + 2.0 < 10.0
+    assert (run / "figure1.npz").exists() and (run / "rounds.json").exists()
+    assert not (run / "pwfn_rounds.pt").exists()  # finished: the resume state is gone
+    metrics = (run / "metrics.csv").read_text().splitlines()[0]
+    assert "round/test_error_after_fixing" in metrics and "round/unique_values/fc1" in metrics
+
+
+def test_resnet18_chain_on_synthetic_cifar10_archives(tmp_path):
+    data = write_cifar(tmp_path / "data", 10, per_batch=20, n_test=20)
+    cifar = ["dataset=cifar10", "dataset.val_size=20", "dataset.batch_size=10", "dataset.eval_batch_size=20",
+             "model=resnet18", *QUIET]
+    run = tmp_path / "pwfn"
+    proc = run_cli(["method=pwfn", "scale=quick", "init_from=auto", f"paths.pretrained_dir={tmp_path / 'pre'}",
+                    "model.train.steps.quick=2", "method.steps.quick=1", "method.epochs_per_round=1",
+                    "method.schedule=[1.0]", *cifar, f"hydra.run.dir={run}"], data, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "pre" / "cifar10_resnet18_quick_s0" / "results.json").exists()
+    results = _decode_matches(run, data, cifar, tmp_path)
+    # every Conv2d / Linear weight and bias is fixed; BatchNorm (9,600 parameters) is not
+    assert results["model"] == "resnet18" and results["n_fixable"] == 11_164_362 == results["n_coded_entries"]
+    assert results["fraction_fixed"] == 1.0 and results["decoded_equals_fixed"]
+    assert results["raw_bits"] > 0  # BatchNorm parameters and statistics travel raw
