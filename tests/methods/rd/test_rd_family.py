@@ -200,7 +200,7 @@ def test_quantize_matches_the_k_means_objective_of_its_importance():
     weighted = quantize(net, imp, bits=2)
 
     def cost(o):
-        return sum(float((imp.first[k] * (target_layers(o.net)[k].weight - m.weight) ** 2).sum())
+        return sum(float((imp.first[k] * (target_layers(o.net)[k].weight - m.weight).detach() ** 2).sum())
                    for k, m in target_layers(net).items())
     assert cost(weighted) < cost(plain)
 
