@@ -4,6 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 
 from helpers import SYNTHETIC, compose_cfg, run_cli
+from nncompress.core.errors import UserError
 from nncompress.methods.pwfn.settings import PwfnSettings, SettingsError, check_model, settings_of
 
 BAD = {
@@ -57,3 +58,12 @@ def test_command_line_errors_are_one_line_and_train_nothing(args, message, tmp_p
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith(message), proc.stderr[-2000:]
     assert not (tmp_path / "pre").exists()  # no baseline was trained
+
+
+def test_a_baseline_of_another_model_is_named_as_such(tmp_path):
+    from nncompress.methods.pwfn.family import _check_baseline_model
+
+    (tmp_path / "results.json").write_text('{"model": "lenet5"}')
+    with pytest.raises(UserError, match="holds a baseline of model=lenet5, not model=lenet5_unhashed"):
+        _check_baseline_model(tmp_path, "lenet5_unhashed")
+    _check_baseline_model(tmp_path, "lenet5")  # the right one passes

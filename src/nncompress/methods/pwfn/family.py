@@ -15,6 +15,9 @@ means before any round, i.e. the baseline the run started from.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
 from nncompress.core.errors import UserError
@@ -39,6 +42,7 @@ class PwfnFamily(Family):
         if ctx.init_from is None:
             raise UserError("method=pwfn starts from a trained network: set init_from=auto (trains the baseline "
                             "once) or init_from=<a method=baseline run dir>")
+        _check_baseline_model(ctx.init_from, cfg.model.name)
         net = spec.build()
         load_baseline_into(net, ctx.init_from, spec)
         module = PwfnModule(net, settings)
@@ -93,6 +97,21 @@ class PwfnFamily(Family):
         (ctx.run_dir / STATE).unlink(missing_ok=True)  # finished: a rerun in this dir starts afresh
         return {"decoded_equals_fixed": True, "unique_values_decoded": again["unique_values"],
                 "entropy_bits_decoded": again["entropy_bits"]}
+
+
+def _check_baseline_model(init_from: Path, model: str) -> None:
+    """A baseline run of another model fails here with its cause, not as a weight-count mismatch.
+
+    tasks/pretrain.py composes the init_from=auto baseline from the command line's overrides, so the
+    model this method's config selects (lenet5_unhashed) reaches it only when named on the command line;
+    otherwise the default model (the hashed lenet5) is trained into this model's pretrained dir."""
+    results = Path(init_from) / "results.json"
+    if not results.exists():
+        return
+    trained = json.loads(results.read_text()).get("model")
+    if trained not in (None, model):
+        raise UserError(f"init_from: {init_from} holds a baseline of model={trained}, not model={model}; "
+                        f"delete it and run again with model={model} on the command line")
 
 
 def _nonzero_fraction(module: PwfnModule) -> float:
