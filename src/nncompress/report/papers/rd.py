@@ -18,7 +18,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import LogFormatter
+from matplotlib.ticker import FuncFormatter
 
 from nncompress.report.common import problems, save_figure, tex_cell
 from nncompress.report.papers import register
@@ -220,12 +220,20 @@ def _curve_figure(ok: pd.DataFrame, figure: str, out_stem: Path) -> list:
     return save_figure(fig, out_stem)
 
 
+def _tick_label(v: float, _pos=None) -> str:
+    """Plain numbers (0.06, 2, 20) at mantissas 1, 2, 3 and 5 of a log axis; other ticks unlabelled."""
+    if v <= 0:
+        return ""
+    mantissa = v / 10 ** math.floor(math.log10(v) + 1e-9)
+    return f"{v:g}" if any(abs(mantissa - m) < 1e-6 for m in (1, 2, 3, 5)) else ""
+
+
 def _plain_ticks(ax) -> None:
-    """Log axes labelled 5, 10, 20 (not 5×10⁰); minor ticks labelled where the axis spans little."""
+    """Log axes labelled 0.06, 2, 20 rather than 6×10⁻², 2×10⁰, 2×10¹."""
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
         if scale == "log":
-            axis.set_major_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
-            axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+            axis.set_major_formatter(FuncFormatter(_tick_label))
+            axis.set_minor_formatter(FuncFormatter(_tick_label))
 
 
 def _sweep(ok: pd.DataFrame, figure: str, out: Path) -> list:
