@@ -201,7 +201,8 @@ def _curve_figure(ok: pd.DataFrame, figure: str, out_stem: Path) -> list:
             ax = axes[i][j]
             for e in _estimators(points):
                 p = points[points["importance"] == e].sort_values("ratio_paper")
-                ax.plot(p["ratio_paper"], p[metric], marker="o", ms=3, color=colours.get(e), label=LABELS.get(e, e))
+                ax.plot(p["ratio_paper"], p[metric], marker="o", ms=3, color=colours.get(e), label=LABELS.get(e, e),
+                        ls="--" if e == "grad_hessian" else "-")  # dashed: it may lie on the gradient line
             unc = f"{metric}_uncompressed"
             if unc in rows and rows[unc].notna().any():
                 ax.axhline(rows[unc].mean(), color="grey", ls=":", lw=1, label="uncompressed")
