@@ -61,6 +61,9 @@ class PwfnFamily(Family):
         options = TrainerOptions(accelerator=t.accelerator, precision=t.precision, deterministic=t.deterministic,
                                  progress_bar=bool(t.progress_bar), root_dir=ctx.run_dir)
         outcome = run_rounds(module, ctx.dm, options, ctx.run_dir, ctx.loggers)
+        # The task logs its final test error at method.train_steps + 1: after the rounds' own steps,
+        # so the step axis stays increasing (W&B drops a step that goes back).
+        cfg.method.train_steps = outcome.train_steps
         payload, plain, stats = to_codebook(ctx.network.spec, module.net, ctx.network.n_params)
         # What after_decode checks the file against, kept on the module (the family object is shared by
         # runs) in a plain dict (a Module attribute would become a submodule).

@@ -208,7 +208,7 @@ def figure2(df: pd.DataFrame, out_stem) -> list:
     for ax, (values, label) in zip(axes, panels):
         ax.plot(x, values, "o-")
         ax.set(xlabel="α", ylabel=label)
-        ax.set_xticks(x, [_alpha_label(a) for a in by.index], fontsize=7)
+        ax.set_xticks(x, [_alpha_label(a) for a in by.index], fontsize=7, rotation=45)
         ax.grid(alpha=0.3)
     axes[0].axhline(100 - by["base"].mean(), color="grey", ls="--", lw=0.8, label="baseline")
     axes[0].legend(fontsize=7)
