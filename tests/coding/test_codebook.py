@@ -77,3 +77,28 @@ def test_damage_is_refused():
     with pytest.raises(ValueError, match="indices of shape"):
         CodebookNet.from_network(net.spec, net.build(), {"fc1.weight": (torch.zeros(2), torch.zeros(3).long())})
     assert DENSE != SPARSE
+
+
+def test_pruned_unquantised_weights_cost_their_floats_plus_positions():
+    """Pruning keeps the original floats: a codebook of every kept value would cost more than the
+    values, so such tensors go as sparse raw (the nonzero mask's CSR, then the kept float32s)."""
+    torch.manual_seed(0)
+    spec = ArchSpec("lenet300_100")
+    net = spec.build()
+    codes = {}
+    for name, p in net.named_parameters():
+        if name.endswith("weight"):
+            kept = p.detach() * (torch.rand(p.shape) < 0.1)
+            codebook, idx = torch.unique(kept, return_inverse=True)
+            zero = int((codebook == 0).nonzero())
+            order = torch.cat([torch.tensor([zero]), torch.tensor([i for i in range(len(codebook)) if i != zero])])
+            codes[name] = (codebook[order], torch.argsort(order)[idx])  # the zero first
+    packed = CodebookNet.from_network(spec, net, codes)
+    payload, bits = encode(packed)
+    n_kept = sum(int((i != 0).sum()) for _, i in codes.values())
+    assert len(codes["fc1.weight"][0]) > 4096 and bits["sparse_tensors"] == 3
+    # 32 bits per kept weight plus a few bits of position each, far below the dense 266,200 floats
+    assert 32 * n_kept < bits["coded_bits"] < 40 * n_kept
+    back = decode(payload)
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.equal(back.build()(x), packed.build()(x))

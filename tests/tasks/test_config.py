@@ -93,3 +93,16 @@ def test_coding_auto_and_a_foreign_codec(quick_cfg):
 def test_model_name_is_not_the_architecture():
     cfg = _compose(["model=lenet5_unhashed"])
     assert (cfg.model.name, cfg.model.arch) == ("lenet5_unhashed", "lenet5")
+
+
+def test_the_pretrained_baseline_keeps_the_methods_model(quick_cfg):
+    """init_from=auto recomposes the run as method=baseline: a model the method config chose (rd
+    picks the MLP) must survive, not fall back to the default LeNet-5."""
+    from nncompress.tasks.builders import compose_like_this_run
+
+    cfg = quick_cfg("method=rd")
+    assert cfg.model.name == "mlp"
+    keep = ("dataset", "model", "scale", "seed", "trainer", "paths")
+    base = compose_like_this_run(keep=keep, extra=["method=baseline", "coding=none"], pin=("dataset", "model", "scale"))
+    assert (base.model.name, base.method.name, base.scale.name) == ("mlp", "baseline", "quick")
+    assert compose_like_this_run(keep=keep, extra=["method=baseline"]).model.name == "lenet5"  # what went wrong

@@ -13,9 +13,14 @@ Payload:
         2  sparse: varint K | K x float32 codebook (entry 0 is 0.0)
                    | csr.serialize of the indices viewed [out, numel / out]
         3  int:    numel x varint                              counters (num_batches_tracked)
+        4  sparse raw: csr.serialize of the nonzero mask (values 1, fillers 0) viewed [out, numel / out]
+                   | nnz x float32 of the nonzero values, row-major        pruned, unquantised weights
 
-A coded tensor is stored sparse when that is smaller (its zeros are index 0 and at least half of
-it); the relative column index width is the one of 1..8 bits that `index_width` estimates smallest.
+Each coded tensor (codebook[indices]) is written the smallest lossless way: dense or sparse
+indices when its codebook is small; raw, or sparse raw where at least half of it is the zero at
+codebook index 0, when the codebook is large (pruning keeps the original floats: a codebook entry
+per kept weight would cost more than the weight). The relative column index width is the one of
+1..8 bits that `index_width` estimates smallest.
 """
 from __future__ import annotations
 
@@ -30,7 +35,8 @@ from nncompress.coding.arch import read_arch, write_arch
 from nncompress.coding.codec import Codec, Decoded, register
 from nncompress.models.spec import ArchSpec
 
-RAW, DENSE, SPARSE, INT = 0, 1, 2, 3
+RAW, DENSE, SPARSE, INT, SPARSE_RAW = 0, 1, 2, 3, 4
+LARGE_CODEBOOK = 4096  # beyond this many values, Huffman-coding the indices is neither small nor fast
 
 
 @dataclass
@@ -83,16 +89,26 @@ def _read_floats(raw: bytes, pos: int, n: int) -> tuple:
     return torch.from_numpy(np.frombuffer(raw, dtype="<f4", count=n, offset=pos).astype(np.float32)), pos + 4 * n
 
 
+def _csr(rows: torch.Tensor) -> bytes:
+    return csr_mod.serialize(csr_mod.to_relative_csr(rows, index_width(rows)))
+
+
 def _encode_coded(codebook: torch.Tensor, idx: torch.Tensor) -> tuple:
-    """(tag, bytes) of one coded tensor: dense Huffman, or CSR when that is smaller."""
-    head = varint.encode(len(codebook)) + _floats(codebook)
-    dense = huffman.encode(idx.flatten().tolist())
+    """(tag, bytes) of one coded tensor: the smallest of the encodings that apply (module docstring)."""
     rows = idx.reshape(idx.shape[0], -1) if idx.dim() > 1 else idx.reshape(1, -1)
-    if len(codebook) and float(codebook[0]) == 0.0 and float((idx == 0).float().mean()) >= 0.5:
-        sparse = csr_mod.serialize(csr_mod.to_relative_csr(rows, index_width(rows)))
-        if len(sparse) < len(dense):
-            return SPARSE, head + sparse
-    return DENSE, head + dense
+    sparse = bool(len(codebook)) and float(codebook[0]) == 0.0 and float((idx == 0).float().mean()) >= 0.5
+    options = []
+    if len(codebook) <= LARGE_CODEBOOK:
+        head = varint.encode(len(codebook)) + _floats(codebook)
+        options.append((DENSE, head + huffman.encode(idx.flatten().tolist())))
+        if sparse:
+            options.append((SPARSE, head + _csr(rows)))
+    else:
+        options.append((RAW, _floats(codebook[idx])))
+    if sparse:
+        values = codebook[rows][rows != 0]  # row-major, as the mask's CSR lists them
+        options.append((SPARSE_RAW, _csr((rows != 0).long()) + _floats(values)))
+    return min(options, key=lambda option: len(option[1]))
 
 
 def encode(net: CodebookNet) -> tuple:
@@ -106,7 +122,7 @@ def encode(net: CodebookNet) -> tuple:
         if name in net.codes:
             tag, data = _encode_coded(*net.codes[name])
             bits["coded_bits"] += 8 * (1 + len(data))
-            bits["sparse_tensors" if tag == SPARSE else "dense_tensors"] += 1
+            bits["sparse_tensors" if tag in (SPARSE, SPARSE_RAW) else "dense_tensors"] += 1
         elif tensor.dtype.is_floating_point:
             tag, data = RAW, _floats(tensor)
             bits["raw_bits"] += 8 * (1 + len(data))
@@ -129,6 +145,15 @@ def decode(raw: bytes) -> CodebookNet:
         if tag == RAW:
             values, pos = _read_floats(raw, pos, numel)
             state[name] = values.to(like.dtype).reshape(like.shape)
+        elif tag == SPARSE_RAW:
+            matrix, pos = csr_mod.deserialize(raw, pos)
+            mask = csr_mod.from_relative_csr(matrix)
+            if mask.numel() != numel or (numel and int(mask.max()) > 1):
+                raise ValueError(f"{name}: a nonzero mask of {mask.numel()} entries for {numel} weights")
+            values, pos = _read_floats(raw, pos, int(mask.sum()))
+            dense = torch.zeros(mask.shape, dtype=like.dtype)
+            dense[mask != 0] = values.to(like.dtype)
+            state[name] = dense.reshape(like.shape)
         elif tag == INT:
             values = []
             for _ in range(numel):

@@ -26,18 +26,22 @@ def build_spec(cfg: DictConfig, dm) -> ArchSpec:
     return ArchSpec(cfg.model.arch, hashing, int(c), int(dm.num_classes), int(h), int(cfg.model.hash_seed))
 
 
-def compose_like_this_run(keep=None, drop=(), extra=()) -> DictConfig:
+def compose_like_this_run(keep=None, drop=(), extra=(), pin=()) -> DictConfig:
     """The config this run would have with `extra` overrides: its own overrides whose top-level key
-    is in `keep` (all if None) and not in `drop`, recomposed with `extra` appended."""
+    is in `keep` (all if None) and not in `drop`, recomposed with `extra` appended. The config
+    groups in `pin` keep this run's choice even where no override made it (a method config may
+    pick the model, and `extra` may replace that method)."""
     from hydra import compose
     from hydra.core.hydra_config import HydraConfig
 
     def top(o: str) -> str:
         return o.lstrip("+~").split("=")[0].split(".")[0]
 
-    overrides = [o for o in HydraConfig.get().overrides.task
-                 if (keep is None or top(o) in keep) and top(o) not in drop]
-    return compose(config_name="config", overrides=[*overrides, *extra])
+    hc = HydraConfig.get()
+    overrides = [o for o in hc.overrides.task if (keep is None or top(o) in keep) and top(o) not in drop]
+    given = {top(o) for o in overrides if "." not in o.split("=")[0]}
+    choices = [f"{g}={hc.runtime.choices[g]}" for g in pin if g not in given and hc.runtime.choices.get(g)]
+    return compose(config_name="config", overrides=[*choices, *overrides, *extra])
 
 
 def resolve_coding(cfg: DictConfig, codec: str) -> DictConfig:

@@ -22,7 +22,8 @@ def resolve_init_from(cfg: DictConfig) -> DictConfig:
     run_dir = pretrained_dir(cfg)
     if not (run_dir / "results.json").exists():
         base = compose_like_this_run(keep=("dataset", "model", "scale", "seed", "trainer", "paths"),
-                                     extra=["method=baseline", "coding=none", "logger=csv"])
+                                     extra=["method=baseline", "coding=none", "logger=csv"],
+                                     pin=("dataset", "model", "scale", "trainer"))
         run_dir.mkdir(parents=True, exist_ok=True)
         train(base, run_dir)
     cfg = cfg.copy()

@@ -51,6 +51,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     if family.trains and not family.export_started(ctx):
         last = run_dir / "checkpoints" / "last.ckpt"
         trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
+        trainer.save_checkpoint(last)  # the trained network (periodic saves may stop short of the last step)
     module.to(dm.device)
     module.setup("test")
     module.eval()
