@@ -1,5 +1,5 @@
-"""Bad input fails at start-up with one line: in the composed config (the init_from resolver and
-build's check), and on the command line before any baseline is trained."""
+"""Bad input fails at start-up with one line: from the family's check (which the task runs before it
+resolves init_from, and build runs again), and on the command line before any baseline is trained."""
 import pytest
 from hydra.errors import ConfigCompositionException
 
@@ -24,10 +24,12 @@ BAD = {
 
 
 @pytest.mark.parametrize("override", sorted(BAD))
-def test_bad_settings_are_one_line_errors_when_init_from_resolves(override):
+def test_bad_settings_are_one_line_errors_from_the_familys_check(override):
+    from nncompress.methods.base import get_family
+
     cfg = compose_cfg(["method=pwfn", "scale=quick", override], hydra=False)
     with pytest.raises(SettingsError) as err:
-        cfg.get("init_from")  # what the task reads first, before training any baseline
+        get_family("pwfn").check(cfg)  # what the task runs first, before training any baseline
     message = str(err.value)
     assert BAD[override] in message and "\n" not in message
 

@@ -35,13 +35,17 @@ from nncompress.methods.pwfn.snapshots import save_figure1
 class PwfnFamily(Family):
     key, codec, trains = "pwfn", "codebook", False
 
-    def build(self, cfg, ctx: BuildContext) -> PwfnModule:
-        settings = settings_of(cfg)
+    def check(self, cfg) -> None:
+        settings_of(cfg)
         check_model(cfg)
-        spec = ctx.network.spec
-        if ctx.init_from is None:
+        if not cfg.get("init_from"):
             raise UserError("method=pwfn starts from a trained network: set init_from=auto (trains the baseline "
                             "once) or init_from=<a method=baseline run dir>")
+
+    def build(self, cfg, ctx: BuildContext) -> PwfnModule:
+        self.check(cfg)  # again: build may be called without the task's check
+        settings = settings_of(cfg)
+        spec = ctx.network.spec
         _check_baseline_model(ctx.init_from, cfg.model.name)
         net = spec.build()
         load_baseline_into(net, ctx.init_from, spec)
@@ -103,18 +107,13 @@ class PwfnFamily(Family):
 
 
 def _check_baseline_model(init_from: Path, model: str) -> None:
-    """A baseline run of another model fails here with its cause, not as a weight-count mismatch.
-
-    tasks/pretrain.py composes the init_from=auto baseline from the command line's overrides, so the
-    model this method's config selects (lenet5_unhashed) reaches it only when named on the command line;
-    otherwise the default model (the hashed lenet5) is trained into this model's pretrained dir."""
+    """A baseline run of another model fails here with its cause, not as a weight-count mismatch."""
     results = Path(init_from) / "results.json"
     if not results.exists():
         return
     trained = json.loads(results.read_text()).get("model")
     if trained not in (None, model):
-        raise UserError(f"init_from: {init_from} holds a baseline of model={trained}, not model={model}; "
-                        f"delete it and run again with model={model} on the command line")
+        raise UserError(f"init_from: {init_from} holds a baseline of model={trained}, not model={model}")
 
 
 def _nonzero_fraction(module: PwfnModule) -> float:

@@ -21,12 +21,8 @@ train_steps is a field here; a value out of range is a one-line UserError before
     stop_after_round  stop (resumably) after this round (None: run all)
     figure            the appendix figure a recipe's job belongs to (report/papers/pwfn.py), or None
 
-"Before any work" includes the baseline that `init_from=auto` trains: the task resolves
-`init_from` before it builds the family, so conf/method/pwfn.yaml sets it to
-`${pwfn.checked:auto}`, an OmegaConf resolver (registered here) that checks the method's settings
-and the model, then returns `auto`. The error it raises is a UserError (one line from run.py) and
-an InterpolationResolutionError, which OmegaConf re-raises as it is. An explicit `init_from=DIR`
-bypasses the resolver; PwfnFamily.build checks the same settings (and the directory) then.
+"Before any work" includes the baseline that `init_from=auto` trains: `PwfnFamily.check` (run by
+the task before it resolves init_from) calls `settings_of` and `check_model`.
 """
 from __future__ import annotations
 
@@ -165,14 +161,3 @@ def check_model(cfg) -> None:
     if cfg.model.get("hashing"):
         raise SettingsError(f"model={cfg.model.name} shares weights by the hashing trick; PWFN fixes the weights "
                             f"of a plain network: use an unhashed model (e.g. model=lenet5_unhashed)")
-
-
-def _checked(value, *, _root_):
-    """`${pwfn.checked:auto}`: check the config this interpolation sits in, then give `value`."""
-    if _root_.get("method", {}).get("family") == "pwfn":
-        settings_of(_root_)
-        check_model(_root_)
-    return value
-
-
-OmegaConf.register_new_resolver("pwfn.checked", _checked, replace=True)
