@@ -261,7 +261,7 @@ def _sweep(ok: pd.DataFrame, figure: str, out: Path) -> list:
                 zero = p[p[col] == 0]
                 if log_x and not zero.empty:  # μ = 0 cannot sit on a log axis: a dashed level
                     ax.axhline(zero[metric].iloc[0], color=colour, ls="--", lw=0.8)
-            if log_x:
+            if log_x and (pts[col] > 0).any():  # a sweep of μ = 0 alone has nothing to put on a log axis
                 ax.set_xscale("log")
             ax.set(xlabel=label, ylabel=METRIC_LABELS[metric], title=f"{DATA_LABELS.get(d, d)} ({m})")
             ax.grid(alpha=0.3)
