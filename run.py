@@ -42,5 +42,22 @@ def main(cfg: DictConfig):
     return record.get("test_error")
 
 
+PATH_KEYS = ("file=", "run=")
+
+
+def quote_paths(argv: list) -> list:
+    """`file=PATH` / `run=DIR` as Hydra string literals: a path may hold characters that Hydra's
+    override grammar reads as syntax (a comma makes a list, `=`, brackets, spaces, quotes)."""
+    out = []
+    for arg in argv:
+        key = next((k for k in PATH_KEYS if arg.startswith(k)), None)
+        value = arg[len(key):] if key else ""
+        if key and value and value[0] not in "'\"":
+            arg = key + "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        out.append(arg)
+    return out
+
+
 if __name__ == "__main__":
+    sys.argv = quote_paths(sys.argv)
     main()

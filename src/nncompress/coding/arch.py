@@ -9,6 +9,9 @@ Every field is an unsigned LEB128 varint except the name (varint length, then AS
         name | in_channels | num_classes | image_size | n_layers | n_layers x out-width
         (hidden widths after structured pruning; the last out-width is num_classes)
 
+Reading checks each value against `models.spec.LIMITS` as it is read and validates the whole
+spec (meta-device build and forward, `models.spec.MAX_PARAMS`) before any tensor is made.
+
 Both orders predate this module and are kept byte for byte: files written before it decode, and
 the same run writes the same bytes (tests/expected/golden_files.json pins them).
 """
@@ -23,6 +26,7 @@ LAYOUTS = {
     "widths": ("name", "in_channels", "num_classes", "image_size", "per_layer"),
 }
 _SIZES = ("in_channels", "num_classes", "image_size", "hash_seed")
+MAX_NAME = 64  # bytes of an architecture name
 
 
 def _per_layer(spec: ArchSpec, layout: str) -> list:
@@ -48,18 +52,25 @@ def write_arch(spec: ArchSpec, layout: str) -> bytes:
 
 
 def read_arch(raw: bytes, pos: int, layout: str):
-    """Returns (ArchSpec, next position); ValueError on an unknown architecture or a malformed header."""
+    """Returns (ArchSpec, next position); ValueError on an unknown architecture or a malformed header.
+
+    Untrusted input: every field is bounded as it is read, and the spec is validated
+    (`ArchSpec.validate`: limits, parameter budget, a meta-device build and forward pass) before
+    a caller builds anything real.
+    """
     values, per_layer, name = {}, [], ""
     for field in LAYOUTS[layout]:
         if field == "name":
-            length, pos = varint.decode(raw, pos)
-            name = raw[pos : pos + length].decode("ascii")
+            length, pos = varint.decode(raw, pos, limit=MAX_NAME)
+            if pos + length > len(raw):
+                raise ValueError("architecture name truncated")
+            name = raw[pos : pos + length].decode("ascii", errors="replace")
             pos += length
             if name not in ARCHITECTURES:
-                raise ValueError(f"unknown architecture '{name}' in file")
+                raise ValueError(f"unknown architecture '{name[:MAX_NAME]}' in file; known: {sorted(ARCHITECTURES)}")
         elif field == "per_layer":
-            count, pos = varint.decode(raw, pos)
             layers = ARCHITECTURES[name].layer_names
+            count, pos = varint.decode(raw, pos, limit=len(layers))
             if count != len(layers):
                 raise ValueError(f"file lists {count} layers, {name} has {len(layers)}")
             for _ in layers:
@@ -70,8 +81,12 @@ def read_arch(raw: bytes, pos: int, layout: str):
     layers = ARCHITECTURES[name].layer_names
     if layout == "hashing":
         hashing = {layer: f for layer, f in zip(layers, per_layer) if f != 1}
-        return ArchSpec(name, hashing, **{k: values[k] for k in _SIZES}), pos
-    if per_layer[-1] != values["num_classes"]:
-        raise ValueError(f"last layer is {per_layer[-1]} wide but the file declares {values['num_classes']} classes")
-    return ArchSpec(name, {}, values["in_channels"], values["num_classes"], values["image_size"],
-                    widths=tuple(per_layer[:-1])), pos
+        spec = ArchSpec(name, hashing, **{k: values[k] for k in _SIZES})
+    else:
+        if per_layer[-1] != values["num_classes"]:
+            raise ValueError(f"last layer is {per_layer[-1]} wide but the file declares "
+                             f"{values['num_classes']} classes")
+        spec = ArchSpec(name, {}, values["in_channels"], values["num_classes"], values["image_size"],
+                        widths=tuple(per_layer[:-1]))
+    spec.validate()
+    return spec, pos

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from nncompress.coding import csr as csr_mod
-from nncompress.coding import huffman, varint
+from nncompress.coding import floats, huffman, varint
 from nncompress.coding.arch import read_arch, write_arch
 from nncompress.coding.codec import Codec, Decoded, register
 from nncompress.models.spec import ArchSpec
@@ -79,16 +78,6 @@ def index_width(rows: torch.Tensor) -> int:
     return 1 + min(range(8), key=costs.__getitem__)
 
 
-def _floats(t: torch.Tensor) -> bytes:
-    return np.ascontiguousarray(t.detach().cpu().float().numpy().ravel(), dtype="<f4").tobytes()
-
-
-def _read_floats(raw: bytes, pos: int, n: int) -> tuple:
-    if pos + 4 * n > len(raw):
-        raise ValueError(f"truncated: {n} float32 values need {4 * n} bytes")
-    return torch.from_numpy(np.frombuffer(raw, dtype="<f4", count=n, offset=pos).astype(np.float32)), pos + 4 * n
-
-
 def _csr(rows: torch.Tensor) -> bytes:
     return csr_mod.serialize(csr_mod.to_relative_csr(rows, index_width(rows)))
 
@@ -99,15 +88,15 @@ def _encode_coded(codebook: torch.Tensor, idx: torch.Tensor) -> tuple:
     sparse = bool(len(codebook)) and float(codebook[0]) == 0.0 and float((idx == 0).float().mean()) >= 0.5
     options = []
     if len(codebook) <= LARGE_CODEBOOK:
-        head = varint.encode(len(codebook)) + _floats(codebook)
+        head = varint.encode(len(codebook)) + floats.pack(codebook)
         options.append((DENSE, head + huffman.encode(idx.flatten().tolist())))
         if sparse:
             options.append((SPARSE, head + _csr(rows)))
     else:
-        options.append((RAW, _floats(codebook[idx])))
+        options.append((RAW, floats.pack(codebook[idx])))
     if sparse:
         values = codebook[rows][rows != 0]  # row-major, as the mask's CSR lists them
-        options.append((SPARSE_RAW, _csr((rows != 0).long()) + _floats(values)))
+        options.append((SPARSE_RAW, _csr((rows != 0).long()) + floats.pack(values)))
     return min(options, key=lambda option: len(option[1]))
 
 
@@ -124,7 +113,7 @@ def encode(net: CodebookNet) -> tuple:
             bits["coded_bits"] += 8 * (1 + len(data))
             bits["sparse_tensors" if tag in (SPARSE, SPARSE_RAW) else "dense_tensors"] += 1
         elif tensor.dtype.is_floating_point:
-            tag, data = RAW, _floats(tensor)
+            tag, data = RAW, floats.pack(tensor)
             bits["raw_bits"] += 8 * (1 + len(data))
         else:
             tag, data = INT, b"".join(varint.encode(int(v)) for v in tensor.flatten().tolist())
@@ -134,45 +123,58 @@ def encode(net: CodebookNet) -> tuple:
 
 
 def decode(raw: bytes) -> CodebookNet:
+    """Parse and validate: an unhashed architecture (`read_arch`), its state-dict length, then each
+    entry in order: known tag; codebook sizes no longer than the payload could hold; finite floats
+    (a sparse codebook's entry 0 exactly 0.0); CSRs of exactly the tensor's [out, numel / out]
+    shape; indices inside the codebook; integers within int64; and nothing after the last entry."""
     spec, pos = read_arch(raw, 0, "hashing")
-    template = spec.build().state_dict()
+    if spec.hashing:
+        raise ValueError(f"codebook files hold unhashed architectures; this one hashes {sorted(spec.hashing)}")
+    template = spec.validate().state_dict()  # shapes and dtypes only (meta device)
     n, pos = varint.decode(raw, pos)
     if n != len(template):
         raise ValueError(f"file holds {n} state entries, {spec.name} has {len(template)}")
     state, codes = {}, {}
     for name, like in template.items():
+        if pos >= len(raw):
+            raise ValueError(f"{name}: truncated before its tag")
         tag, pos, numel = raw[pos], pos + 1, like.numel()
+        shape = (like.shape[0], numel // like.shape[0]) if like.dim() > 1 else (1, numel)
         if tag == RAW:
-            values, pos = _read_floats(raw, pos, numel)
+            values, pos = floats.read(raw, pos, numel, name)
             state[name] = values.to(like.dtype).reshape(like.shape)
         elif tag == SPARSE_RAW:
-            matrix, pos = csr_mod.deserialize(raw, pos)
+            matrix, pos = csr_mod.deserialize(raw, pos, shape=shape)
             mask = csr_mod.from_relative_csr(matrix)
-            if mask.numel() != numel or (numel and int(mask.max()) > 1):
-                raise ValueError(f"{name}: a nonzero mask of {mask.numel()} entries for {numel} weights")
-            values, pos = _read_floats(raw, pos, int(mask.sum()))
+            if numel and int(mask.max()) > 1:
+                raise ValueError(f"{name}: a nonzero mask holds the value {int(mask.max())}")
+            values, pos = floats.read(raw, pos, int(mask.sum()), name)
             dense = torch.zeros(mask.shape, dtype=like.dtype)
             dense[mask != 0] = values.to(like.dtype)
             state[name] = dense.reshape(like.shape)
         elif tag == INT:
+            if numel > len(raw) - pos:
+                raise ValueError(f"{name}: {numel} integers in {len(raw) - pos} bytes")
             values = []
             for _ in range(numel):
-                v, pos = varint.decode(raw, pos)
+                v, pos = varint.decode(raw, pos, limit=(1 << 63) - 1)
                 values.append(v)
             state[name] = torch.tensor(values, dtype=like.dtype).reshape(like.shape)
         elif tag in (DENSE, SPARSE):
-            k, pos = varint.decode(raw, pos)
-            codebook, pos = _read_floats(raw, pos, k)
+            k, pos = varint.decode(raw, pos, limit=(len(raw) - pos) // 4)
+            codebook, pos = floats.read(raw, pos, k, f"{name} codebook")
             if tag == DENSE:
-                flat, pos = huffman.decode_from(raw, pos)
+                flat, pos = huffman.decode_from(raw, pos, expect=numel)
                 idx = torch.tensor(flat, dtype=torch.int64)
             else:
-                matrix, pos = csr_mod.deserialize(raw, pos)
+                if k == 0 or float(codebook[0]) != 0.0:
+                    raise ValueError(f"{name}: a sparse tensor's codebook entry 0 must be exactly 0.0")
+                matrix, pos = csr_mod.deserialize(raw, pos, shape=shape)
                 idx = csr_mod.from_relative_csr(matrix)
-            if idx.numel() != numel or (numel and int(idx.max()) >= k):
-                raise ValueError(f"{name}: {idx.numel()} indices for {numel} weights, or an index past the codebook")
+            if numel and int(idx.max()) >= k:
+                raise ValueError(f"{name}: codebook index {int(idx.max())} past the codebook's {k} entries")
             codes[name] = (codebook, idx.reshape(like.shape))
-            state[name] = like.new_zeros(like.shape)
+            state[name] = torch.zeros(like.shape, dtype=like.dtype)
         else:
             raise ValueError(f"{name}: unknown tensor tag {tag}")
     if pos != len(raw):
@@ -191,4 +193,5 @@ class CodebookCodec(Codec):
         return encode(export)
 
     def decode(self, payload: bytes) -> Decoded:
-        return Decoded(decode(payload).build())
+        net = decode(payload)
+        return Decoded(net.build(), spec=net.spec)

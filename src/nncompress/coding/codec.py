@@ -30,6 +30,7 @@ class Decoded:
 
     network: nn.Module
     weights: Optional[torch.Tensor] = None
+    spec: Optional[object] = None  # the models.spec.ArchSpec the file declared (input shape, classes)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x) if self.weights is None else self.network(x, self.weights)
@@ -93,10 +94,15 @@ def write_file(path, codec: Codec, export, n_params: int):
 
 
 def read_file(path) -> tuple:
-    """(codec, Decoded) from a file; ContainerError (one line) for anything unreadable."""
+    """(codec, Decoded) from a file; ContainerError (one line naming the file) for anything
+    unreadable. Each codec validates its payload before allocating (its module docstring gives the
+    rules); an error that gets past them is still reported as a malformed payload, never raised raw."""
     path = Path(path)
     kind, payload = read_container(path)
     try:
         return CODECS[kind], CODECS[kind].decode(payload)
-    except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
-        raise ContainerError(f"{path} passed its checksum but its payload is malformed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes: whatever breaks, the user gets one line
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, (ValueError, UnicodeDecodeError, struct.error)):
+            reason = f"{type(exc).__name__}: {reason}"
+        raise ContainerError(f"{path} passed its checksum but its payload is malformed: {reason[:300]}") from None

@@ -166,34 +166,42 @@ def serialize(csr: RelativeCSR) -> bytes:
     return b"".join(_parts(csr))
 
 
-def deserialize(raw: bytes, pos: int = 0):
-    """Parse one serialized RelativeCSR at raw[pos]; returns (csr, next position)."""
+def deserialize(raw: bytes, pos: int = 0, shape: tuple = None):
+    """Parse one serialized RelativeCSR at raw[pos]; returns (csr, next position).
+
+    Untrusted input, checked before anything is allocated: the dimensions equal `shape` when the
+    caller knows it, a row holds at most `cols` entries, the gaps take exactly the bytes their count
+    needs (zero padding bits), and the Huffman block holds exactly one value per entry."""
     try:
         rows, pos = varint.decode(raw, pos)
         cols, pos = varint.decode(raw, pos)
     except ValueError as exc:
         raise ValueError(f"CSR header truncated: {exc}") from None
+    if shape is not None and (rows, cols) != tuple(shape):
+        raise ValueError(f"CSR is {rows} x {cols} but the layer is {shape[0]} x {shape[1]}")
     if pos >= len(raw):
         raise ValueError("CSR header truncated: missing index_bits")
     index_bits = raw[pos]
     pos += 1
     _check_bits(index_bits)
+    if rows > len(raw) - pos:  # one varint byte at least per row
+        raise ValueError(f"CSR announces {rows} rows in {len(raw) - pos} bytes")
     row_ptr = [0]
     try:
         for _ in range(rows):
-            d, pos = varint.decode(raw, pos)
+            d, pos = varint.decode(raw, pos, limit=cols)
             row_ptr.append(row_ptr[-1] + d)
     except ValueError as exc:
-        raise ValueError(f"CSR row pointers truncated: {exc}") from None
+        raise ValueError(f"CSR row pointers: {exc}") from None
     n = row_ptr[-1]
     gap_bytes = (index_bits * n + 7) // 8
+    if pos + gap_bytes > len(raw):
+        raise ValueError(f"CSR gaps truncated: {n} gaps of {index_bits} bits need {gap_bytes} bytes")
     gaps = bitpack.unpack(raw[pos:pos + gap_bytes], index_bits, n)
     if gap_bytes and raw[pos + gap_bytes - 1] & ((1 << (-index_bits * n % 8)) - 1):
         raise ValueError("CSR gap padding bits are not zero")
     pos += gap_bytes
-    values, pos = huffman.decode_from(raw, pos)
-    if len(values) != n:
-        raise ValueError(f"CSR holds {len(values)} values but row pointers announce {n}")
+    values, pos = huffman.decode_from(raw, pos, expect=n)
     csr = RelativeCSR((rows, cols), values, gaps, row_ptr, index_bits)
     _validate(csr)
     if n and max(_columns(csr)) >= cols:

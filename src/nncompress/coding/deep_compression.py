@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from nncompress.coding import csr as csr_mod
-from nncompress.coding import varint
+from nncompress.coding import floats, varint
 from nncompress.coding.arch import read_arch, write_arch
 from nncompress.coding.codec import Codec, Decoded, register
 from nncompress.models.spec import ArchSpec
@@ -71,23 +71,31 @@ class CompressedNet:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CompressedNet:
+        """Parse and validate: the architecture with its pruned widths (`read_arch`), index_bits in
+        1..32, a codebook of finite values whose entry 0 is 0.0 (and no longer than the payload could
+        hold), finite biases, each layer's CSR of exactly the layer's shape with indices inside the
+        codebook, and nothing after the last layer."""
         spec, pos = read_arch(raw, 0, "widths")
+        if pos >= len(raw) or not 1 <= raw[pos] <= 32:
+            raise ValueError("index_bits missing or outside 1..32")
         index_bits = raw[pos]
-        k, pos = varint.decode(raw, pos + 1)
-        codebook = torch.tensor(struct.unpack_from(f"<{k}f", raw, pos), dtype=torch.float32)
-        pos += 4 * k
-        template = spec.build()
+        k, pos = varint.decode(raw, pos + 1, limit=(len(raw) - pos) // 4)
+        codebook, pos = floats.read(raw, pos, k, "codebook")
+        if k == 0 or float(codebook[0]) != 0.0:
+            raise ValueError("codebook entry 0 must be exactly 0.0")
+        template = spec.validate()  # shapes only (meta device)
         shapes = [template.get_parameter(f"{layer}.weight").shape for layer in template.layer_names]
         indices, biases = [], []
-        for shape in shapes:
-            width = shape[0]
-            biases.append(torch.tensor(struct.unpack_from(f"<{width}f", raw, pos), dtype=torch.float32))
-            pos += 4 * width
-            matrix, pos = csr_mod.deserialize(raw, pos)
+        for layer, shape in zip(template.layer_names, shapes):
+            bias, pos = floats.read(raw, pos, shape[0], f"{layer} bias")
+            biases.append(bias)
+            matrix, pos = csr_mod.deserialize(raw, pos, shape=(shape[0], shape[1:].numel()))
             idx = csr_mod.from_relative_csr(matrix)
-            if idx.numel() != shape.numel() or (idx.numel() and int(idx.max()) >= k):
-                raise ValueError("layer shape or codebook index out of range")
+            if idx.numel() and int(idx.max()) >= k:
+                raise ValueError(f"{layer}: codebook index {int(idx.max())} past the codebook's {k} entries")
             indices.append(idx.reshape(shape))
+        if pos != len(raw):
+            raise ValueError(f"{len(raw) - pos} trailing bytes after the last layer")
         return cls(spec, codebook, indices, biases, index_bits)
 
 
@@ -102,4 +110,5 @@ class CSRHuffmanCodec(Codec):
                          "widths": export.widths(), **bits}
 
     def decode(self, payload: bytes) -> Decoded:
-        return Decoded(CompressedNet.from_bytes(payload).build())
+        net = CompressedNet.from_bytes(payload)
+        return Decoded(net.build(), spec=net.spec)

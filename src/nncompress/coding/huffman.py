@@ -122,24 +122,32 @@ def encoded_bits(symbols) -> dict:
     }
 
 
-def decode_from(raw: bytes, pos: int = 0):
-    """Decode one encoded block starting at raw[pos]; returns (symbols, next position)."""
+def decode_from(raw: bytes, pos: int = 0, expect: int = None):
+    """Decode one encoded block starting at raw[pos]; returns (symbols, next position).
+
+    Untrusted input: the symbol count must equal `expect` when the caller knows it, and the table
+    and stream must fit in the bytes that remain (each table entry takes two bytes at least, each
+    symbol a bit), all checked before the work they would cause."""
     try:
         n, pos = varint.decode(raw, pos)
-        k, pos = varint.decode(raw, pos)
+        k, pos = varint.decode(raw, pos, limit=max(0, (len(raw) - pos) // 2))
         pairs = []
         for _ in range(k):
             s, pos = varint.decode(raw, pos)
             ln, pos = varint.decode(raw, pos)
             pairs.append((s, ln))
     except ValueError as exc:
-        raise ValueError(f"huffman header truncated: {exc}") from None
+        raise ValueError(f"huffman header: {exc}") from None
+    if expect is not None and n != expect:
+        raise ValueError(f"huffman block holds {n} symbols, {expect} expected")
     if n == 0:
         if k != 0:
             raise ValueError(f"huffman header lists {k} symbols for an empty sequence")
         return [], pos
     if k == 0:
         raise ValueError(f"huffman header has no code table for {n} symbols")
+    if n > 8 * (len(raw) - pos):
+        raise ValueError(f"huffman bit stream truncated: {n} symbols in {len(raw) - pos} bytes")
     if len({s for s, _ in pairs}) != k:
         raise ValueError("huffman code table repeats a symbol")
     if pairs != sorted(pairs, key=lambda p: (p[1], p[0])):

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 import torch
 
-from nncompress.coding import bitpack, varint
+from nncompress.coding import bitpack, floats, varint
 from nncompress.coding.arch import read_arch, write_arch
 from nncompress.coding.codec import Codec, Decoded, register
 from nncompress.core import generator as G
 from nncompress.core.blocks import BlockPartition
 from nncompress.models.coded import CodedNetwork
 from nncompress.models.spec import ArchSpec
+
+MAX_BITS = 32        # bits per block: 2**32 candidates is beyond any search
+MAX_BLOCK = 1 << 16  # variables per block (the papers use 20-40)
 
 
 def candidate_key(seed: int, block: int) -> int:
@@ -95,22 +98,40 @@ class MRCPayload:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> MRCPayload:
+    def from_bytes(cls, raw: bytes, n_coded: int = None) -> MRCPayload:
+        """Parse and validate, before anything is allocated: the architecture (`read_arch`), then
+        block_size in 1..min(n_coded, MAX_BLOCK), bits_per_block in 1..MAX_BITS, one finite positive
+        scale per layer, and an index section of exactly ceil(n_blocks * bits / 8) bytes whose
+        padding bits are zero (nothing may follow it)."""
         spec, pos = read_arch(raw, 0, "hashing")
+        n_coded = spec.n_coded() if n_coded is None else n_coded
         seed, pos = varint.decode(raw, pos)
         block_size, pos = varint.decode(raw, pos)
+        if not 1 <= block_size <= min(n_coded, MAX_BLOCK):
+            raise ValueError(f"block size {block_size} is outside 1..{min(n_coded, MAX_BLOCK)} "
+                             f"({n_coded:,} coded variables)")
         bits, pos = varint.decode(raw, pos)
+        if not 1 <= bits <= MAX_BITS:
+            raise ValueError(f"{bits} bits per block is outside 1..{MAX_BITS}")
         n_layers, pos = varint.decode(raw, pos)
-        rho = torch.tensor(struct.unpack_from(f"<{n_layers}f", raw, pos), dtype=torch.float32)
-        pos += 4 * n_layers
-        n_blocks = math.ceil(CodedNetwork(spec).n_coded / block_size)
+        if n_layers != len(spec.layer_names):
+            raise ValueError(f"file has {n_layers} prior scales, {spec.name} has {len(spec.layer_names)} layers")
+        rho, pos = floats.read(raw, pos, n_layers, "prior scales")
+        if not bool(torch.all(rho > 0)):
+            raise ValueError(f"prior scales must be positive, got {rho.tolist()}")
+        n_blocks = math.ceil(n_coded / block_size)
+        need = (n_blocks * bits + 7) // 8
+        if len(raw) - pos != need:
+            raise ValueError(f"index section is {len(raw) - pos} bytes; {n_blocks} blocks of {bits} bits take {need}")
+        if (n_blocks * bits) % 8 and raw[-1] & ((1 << (-n_blocks * bits % 8)) - 1):
+            raise ValueError("index padding bits are not zero")
         indices = bitpack.unpack(raw[pos:], bits, n_blocks)
         return cls(spec, seed, block_size, bits, rho, indices)
 
 
-def decode_weights(payload: MRCPayload):
-    """Rebuild the network and its coded vector from a payload alone."""
-    network = CodedNetwork(payload.spec)
+def decode_weights(payload: MRCPayload, network: CodedNetwork = None):
+    """Rebuild the network (unless given, built from payload.spec) and its coded vector from a payload alone."""
+    network = network if network is not None else CodedNetwork(payload.spec)
     if len(payload.rho) != network.n_layers:
         raise ValueError(f"file has {len(payload.rho)} prior scales, architecture has {network.n_layers} layers")
     partition = BlockPartition(network.n_coded, payload.block_size, payload.seed)
@@ -136,4 +157,5 @@ class MRCCodec(Codec):
             "ratio_paper": 32 * n_params / (n_blocks * export.bits_per_block)}
 
     def decode(self, payload: bytes) -> Decoded:
-        return Decoded(*decode_weights(MRCPayload.from_bytes(payload)))
+        parsed = MRCPayload.from_bytes(payload)
+        return Decoded(*decode_weights(parsed), spec=parsed.spec)

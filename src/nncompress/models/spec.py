@@ -1,15 +1,25 @@
-"""What a decoder needs to rebuild an architecture: `ArchSpec`.
+"""What a decoder needs to rebuild an architecture: `ArchSpec`, and its checks.
 
 `coding.arch` writes it into compressed files; `models.coded.CodedNetwork` builds from it.
+A spec read from a file is untrusted: `validate` bounds every size (`LIMITS`, `MAX_PARAMS`) and
+builds the network on the meta device (shapes only, no memory) before anything real is made.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
+import torch
 import torch.nn as nn
 
 from nncompress.models import architecture
+
+# Far above anything the registered architectures are used with (MNIST 1 x 28 x 28, CIFAR 3 x 32 x
+# 32, ImageNet 1,000 classes at 224), small enough that a network within them fits in memory.
+LIMITS = {"in_channels": (1, 16), "num_classes": (1, 10_000), "image_size": (1, 512), "width": (1, 1 << 16),
+          "hash_seed": (0, (1 << 63) - 1)}
+MAX_PARAMS = 1 << 25  # 33.5 M: 2.9x ResNet-18 on ImageNet, 3.6x paper 003's CIFAR CNN
 
 
 @dataclass
@@ -30,3 +40,60 @@ class ArchSpec:
         """The plain architecture (PyTorch's default initialisation)."""
         kwargs = {} if self.widths is None else {"widths": tuple(self.widths)}
         return architecture(self.name)(self.in_channels, self.num_classes, self.image_size, **kwargs)
+
+    def describe(self) -> str:
+        widths = "" if self.widths is None else f", widths {list(self.widths)}"
+        return (f"{self.name} ({self.in_channels} x {self.image_size} x {self.image_size} -> "
+                f"{self.num_classes} classes{widths})")
+
+    def validate(self) -> nn.Module:
+        """ValueError (one line) unless this spec describes a network that can be built and run within
+        LIMITS and MAX_PARAMS; returns it built on the meta device (shapes, no storage)."""
+        for key in ("in_channels", "num_classes", "image_size", "hash_seed"):
+            _within(key, getattr(self, key))
+        for w in self.widths or ():
+            _within("width", w)
+        try:
+            with torch.device("meta"):
+                net = self.build()
+        except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"{self.describe()} cannot be built: {_first_line(exc)}") from None
+        n_params = sum(p.numel() for p in net.parameters())
+        if n_params > MAX_PARAMS:
+            raise ValueError(f"{self.describe()} would have {n_params:,} parameters, over the limit of "
+                             f"{MAX_PARAMS:,}")
+        weights = {layer: net.get_parameter(f"{layer}.weight").numel() for layer in net.layer_names}
+        for layer, factor in self.hashing.items():
+            if layer not in weights:
+                raise ValueError(f"hashing names unknown layer '{layer}'; layers: {list(weights)}")
+            if not 1 <= int(factor) <= weights[layer]:
+                raise ValueError(f"hashing factor {factor} of {layer} is outside 1..{weights[layer]} (its weights)")
+        try:
+            with torch.device("meta"):
+                out = net(torch.empty(2, self.in_channels, self.image_size, self.image_size))
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            raise ValueError(f"{self.describe()} cannot run on its own input: {_first_line(exc)}") from None
+        if tuple(out.shape) != (2, self.num_classes):
+            raise ValueError(f"{self.describe()} outputs shape {tuple(out.shape)[1:]}, not {self.num_classes} classes")
+        return net
+
+    def n_coded(self, net: Optional[nn.Module] = None) -> int:
+        """Coded variables (`CodedNetwork.n_coded`) without building anything real: a hashed weight
+        holds ceil(numel / factor)."""
+        net = net if net is not None else self.validate()
+        total = 0
+        for name, p in net.named_parameters():
+            layer = name[: -len(".weight")] if name.endswith(".weight") else None
+            total += math.ceil(p.numel() / int(self.hashing.get(layer, 1)))
+        return total
+
+
+def _within(key: str, value) -> None:
+    lo, hi = LIMITS[key]
+    if not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{key} {value} is outside {lo}..{hi}")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -14,7 +14,6 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from nncompress.coding.codec import CODECS, read_file
-from nncompress.coding.container import ContainerError
 from nncompress.core.errors import UserError
 from nncompress.core.evaluation import test_error
 from nncompress.core.results import write_results
@@ -24,8 +23,49 @@ log = logging.getLogger(__name__)
 ARTIFACTS = tuple(sorted({c.filename for c in CODECS.values()}))
 
 
+def fit_problem(decoded, dm) -> str:
+    """Why the network a file declares cannot run on dm's data ("" when it fits), naming each
+    difference and the data sets it would fit."""
+    spec = decoded.spec
+    if spec is None:
+        return ""
+    want = (spec.in_channels, spec.image_size, spec.num_classes)
+    c, h, w = dm.input_shape
+    have = (c, h, dm.num_classes)
+    if want == have and h == w:
+        return ""
+    names = ("channels", "image size", "classes")
+    diffs = ", ".join(f"{n} {a} (data: {b})" for n, a, b in zip(names, want, have) if a != b) or "non-square images"
+    fits = _datasets_with(want)
+    hint = f"; decode it with dataset={' or dataset='.join(fits)}" if fits else "; no configured data set fits it"
+    return f"it holds {spec.describe()}, which does not fit dataset={dm.name}: {diffs}{hint}"
+
+
+def _datasets_with(want: tuple) -> list:
+    """The configured data sets (conf/dataset) whose images and classes match `want`."""
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import get_class
+
+    hydra = GlobalHydra.instance()
+    if not hydra.is_initialized():
+        return []
+    found = []
+    for name in hydra.config_loader().get_group_options("dataset"):
+        target = compose(config_name="config", overrides=[f"dataset={name}"]).dataset.get("_target_")
+        cls = get_class(target) if target else None
+        shape, classes = getattr(cls, "input_shape", ()), getattr(cls, "num_classes", 0)
+        if len(shape) == 3 and (shape[0], shape[1], classes) == want:
+            found.append(name)
+    return found
+
+
 def evaluate_decoded(path: Path, codec, decoded, dm) -> dict:
-    """Evaluate a network rebuilt from `path` (`coding.codec.read_file`) on dm's test set."""
+    """Evaluate a network rebuilt from `path` (`coding.codec.read_file`) on dm's test set; a network
+    that does not fit the data is refused first, in one line (UserError)."""
+    problem = fit_problem(decoded, dm)
+    if problem:
+        raise UserError(f"{path}: {problem}")
     digest, n_params = decoded.weights_sha256, decoded.n_params
     err = test_error(decoded.to(dm.device), None, dm.test_dataloader())
     return {"task": "decode", "kind": codec.name, "file": str(path.resolve()), "test_error": err,
@@ -64,7 +104,7 @@ def decode_run(root: Path, paths: list, dm, dataset: str) -> dict:
             raise UserError(f"{path} was trained on {encoder['dataset']}; decode it with dataset={encoder['dataset']}")
         try:
             record = evaluate_decoded(path, *read_file(path), dm)
-        except ContainerError as exc:
+        except UserError as exc:  # unreadable, or not a network for this data set
             record = {"file": str(path.resolve()), "test_error": float("nan"), "differences": [str(exc)]}
         else:
             record["differences"] = _check(record, encoder) if encoder else ["no results.json beside it"]
@@ -83,7 +123,7 @@ def decode(cfg: DictConfig, run_dir: Path) -> dict:
         raise UserError("task=decode needs file=PATH to a compressed model (e.g. outputs/.../model.mrc) "
                         "or run=DIR to check every model file of a run or sweep")
     if cfg.get("file"):
-        path = Path(cfg.file).expanduser()
+        path = Path(str(cfg.file)).expanduser()
         codec, decoded = read_file(path)  # a missing or corrupt file fails before the data set is loaded
         dm = build_datamodule(cfg)
         record = {**evaluate_decoded(path, codec, decoded, dm), "dataset": cfg.dataset.name}
@@ -91,7 +131,7 @@ def decode(cfg: DictConfig, run_dir: Path) -> dict:
         print(f"decoded {path}: test error {record['test_error']:.2f} % on {cfg.dataset.name}; "
               f"weights sha256 {record['weights_sha256'][:16]}…")
         return record
-    root = Path(cfg.run).expanduser()
+    root = Path(str(cfg.run)).expanduser()
     paths = _artifacts(root)
     dm = build_datamodule(cfg)
     record = decode_run(root, paths, dm, cfg.dataset.name)
