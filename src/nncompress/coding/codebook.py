@@ -24,7 +24,7 @@ per kept weight would cost more than the weight). The relative column index widt
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -105,7 +105,8 @@ def encode(net: CodebookNet) -> tuple:
     template = net.spec.build().state_dict()
     if list(template) != list(net.state):
         raise ValueError("the state does not match the architecture's state dict")
-    out = bytearray(write_arch(net.spec, "hashing")) + varint.encode(len(template))
+    # spec.build() ignores hashing: the state is the plain architecture's, and the header says so
+    out = bytearray(write_arch(replace(net.spec, hashing={}), "hashing")) + varint.encode(len(template))
     bits = {"header_bits": 8 * len(out), "raw_bits": 0, "coded_bits": 0, "sparse_tensors": 0, "dense_tensors": 0}
     for name, tensor in net.state.items():
         if name in net.codes:
