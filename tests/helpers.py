@@ -13,15 +13,20 @@ CONF = ROOT / "conf"
 SYNTHETIC = ["dataset=synthetic", "dataset.device=cpu", "scale=quick", "trainer.progress_bar=false"]
 
 
-def run_cli(args, data_dir=None, timeout=900, module=None) -> subprocess.CompletedProcess:
-    """`python run.py ARGS` (or `python -m MODULE ARGS`) from the repo root with a clean environment:
-    HOME outside the repo, W&B offline and silent, NNCOMPRESS_DATA as given."""
+def cli_command(args, data_dir=None, module=None) -> tuple:
+    """(argv, env) of `python run.py ARGS` (or `python -m MODULE ARGS`), to run from the repo root
+    with a clean environment: HOME outside the repo, W&B offline and silent, NNCOMPRESS_DATA as given."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path(tempfile.gettempdir()) / "nncompress-test-home"),
            "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     data = data_dir or os.environ.get("NNCOMPRESS_DATA")
     if data:
         env["NNCOMPRESS_DATA"] = str(data)
-    cmd = [sys.executable, *(["-m", module] if module else ["run.py"]), *map(str, args)]
+    return [sys.executable, *(["-m", module] if module else ["run.py"]), *map(str, args)], env
+
+
+def run_cli(args, data_dir=None, timeout=900, module=None) -> subprocess.CompletedProcess:
+    """`python run.py ARGS` (or `python -m MODULE ARGS`) in a fresh process (see cli_command)."""
+    cmd, env = cli_command(args, data_dir, module)
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 

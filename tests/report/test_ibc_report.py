@@ -10,8 +10,9 @@ from nncompress.report.papers.ibc import table2
 ARCH = {"lenet300_100": "lenet300_100", "lenet5_unhashed": "lenet5", "lenet5": "lenet5"}
 
 
-def _job(root, model, method, seed, err, nz, cr, failed=False):
-    """A job dir as Hydra writes it: the composed config, the job's overrides, its results."""
+def _job(root, model, method, seed, err, nz, cr, failed=False, killed=False):
+    """A job dir as Hydra writes it: the composed config, the job's overrides, its results (a killed
+    job: what training had written, no results.json and no failed.json)."""
     d = root / f"{model}_{method}_s{seed}"
     (d / ".hydra").mkdir(parents=True)
     OmegaConf.save({"method": {"name": method}, "model": {"name": model, "arch": ARCH[model]}, "seed": seed,
@@ -20,6 +21,11 @@ def _job(root, model, method, seed, err, nz, cr, failed=False):
                    d / ".hydra" / "overrides.yaml")
     if failed:
         (d / "failed.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: boom"}))
+        return
+    if killed:
+        (d / "checkpoints").mkdir()
+        (d / "checkpoints" / "last.ckpt").write_bytes(b"\0" * 64)
+        (d / "metrics.csv").write_text("epoch,step,train/ce\n0,4,2.3\n")
         return
     r = {"method": method, "test_error": err, "nonzero_fraction": nz}
     if cr is not None:
@@ -61,3 +67,27 @@ def test_table2_rows_and_paper_values(tmp_path):
     assert r"\toprule" in tex
     assert main([str(root)]) == 0
     assert (root / "report" / "table2_accuracy_vs_cr.png").stat().st_size > 0
+
+
+def test_a_killed_job_is_reported_missing(tmp_path, capsys):
+    """A job killed mid-way (SIGKILL, OOM, a cluster's time limit) leaves its dir without results.json or
+    failed.json: it is listed as missing, in the tables and in the printed summary, not left out."""
+    root = tmp_path / "sweep"
+    _job(root, "lenet300_100", "l2", 0, 1.8, 0.02, 100.0)
+    _job(root, "lenet300_100", "vd", 0, None, None, None, killed=True)
+    _job(root, "lenet5_unhashed", "l2", 0, None, None, None, failed=True)
+    OmegaConf.save({"hydra": {"sweeper": {"params": {"model": "lenet300_100,lenet5_unhashed", "method": "l2,vd"}},
+                              "overrides": {"task": ["experiment=ibc_table2", "scale=quick"]}}},
+                   root / "multirun.yaml")
+    df = collect(root)
+    status = {(r["model"], r["method"]): r["status"] for _, r in df.iterrows()}
+    assert status == {("lenet300_100", "l2"): "ok", ("lenet300_100", "vd"): "missing",
+                      ("lenet5_unhashed", "l2"): "failed", ("lenet5_unhashed", "vd"): "missing"}
+    killed = df[(df["model"] == "lenet300_100") & (df["method"] == "vd")].iloc[0]
+    assert killed["run_dir"] == str(root / "lenet300_100_vd_s0") and "killed" in killed["error"]
+    md, _ = table2(df)
+    assert "- missing: method=vd model=lenet300_100 — no results.json (crashed, killed or still running)" in md
+    assert main([str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "4 jobs: 1 ok, 1 failed, 2 missing" in out
+    assert "missing: method=vd model=lenet300_100 — no results.json (crashed, killed or still running)" in out

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from nncompress.report.collect import collect
+from nncompress.report.common import problems
 from nncompress.report.papers import REPORTS, applicable
 
 
@@ -30,8 +31,12 @@ def main(argv=None) -> int:
             written += REPORTS[name].write(df, out)
         except Exception as exc:  # one broken figure must not cost the others
             print(f"warning: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-    n_bad = int((df["status"] != "ok").sum())
-    print(f"{len(df)} jobs ({n_bad} failed or missing); wrote:")
+    counts = df["status"].value_counts()
+    print(f"{len(df)} jobs: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed, "
+          f"{counts.get('missing', 0)} missing (no results.json: killed, crashed, still running or never started)")
+    for line in problems(df):
+        print(f"  {line}")
+    print("wrote:")
     for p in written:
         print(f"  {p}")
     return 0

@@ -1,9 +1,11 @@
 """Small factories: config -> data module, architecture spec, codec config, trainer, loggers."""
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
@@ -67,6 +69,36 @@ def build_loggers(cfg: DictConfig, run_dir: Path):
     if cfg.logger.get("wandb"):
         loggers.append(instantiate(cfg.logger.wandb, save_dir=str(run_dir)))
     return loggers
+
+
+def checkpoint_step(path: Path) -> int:
+    """The global step a Lightning checkpoint was saved at (where a resumed fit starts)."""
+    return int(torch.load(path, map_location="cpu", weights_only=False).get("global_step", 0))
+
+
+def keep_csv_rows(loggers, run_dir: Path, before: float) -> int:
+    """Keep the metrics.csv rows an interrupted run wrote at steps < `before`; returns how many.
+
+    Lightning's CSVLogger deletes metrics.csv when it first writes, so a run resumed from its
+    last.ckpt (`before` = the checkpoint's step) or from an interrupted export (`before` = inf)
+    would lose the first part's metrics; rows from `before` on are redone by this run. The file
+    is moved aside and written back through the logger (keys unioned), so a second kill in
+    between loses nothing either. `before` <= 0: the run starts afresh; Lightning's own behaviour."""
+    csv_logger = next((lg for lg in loggers if isinstance(lg, CSVLogger)), None)
+    path = Path(run_dir) / "metrics.csv"
+    aside = path.with_name(path.name + ".resume")
+    if csv_logger is None or before <= 0 or not (path.exists() or aside.exists()):
+        return 0
+    if path.exists():  # newer than any file left aside (written back from it)
+        path.replace(aside)
+    with aside.open(newline="") as f:
+        rows = [{k: v for k, v in r.items() if k and v not in ("", None)} for r in csv.DictReader(f)]
+    rows = [r for r in rows if "step" in r and float(r["step"]) < before]
+    writer = csv_logger.experiment  # nothing left to delete
+    writer.metrics = rows + writer.metrics
+    writer.save()
+    aside.unlink()
+    return len(rows)
 
 
 def build_trainer(cfg: DictConfig, run_dir: Path, loggers, has_val: bool, callbacks=()) -> L.Trainer:

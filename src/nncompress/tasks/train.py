@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -21,7 +22,15 @@ from nncompress.core.evaluation import test_error
 from nncompress.core.results import write_results
 from nncompress.methods.base import BuildContext, ExportCallback, get_family
 from nncompress.models.coded import CodedNetwork
-from nncompress.tasks.builders import build_datamodule, build_loggers, build_spec, build_trainer, resolve_coding
+from nncompress.tasks.builders import (
+    build_datamodule,
+    build_loggers,
+    build_spec,
+    build_trainer,
+    checkpoint_step,
+    keep_csv_rows,
+    resolve_coding,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +51,22 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     loggers = build_loggers(cfg, run_dir)
     ctx = BuildContext(dm=dm, network=network, run_dir=run_dir, loggers=loggers,
                        init_from=Path(cfg.init_from).expanduser() if cfg.get("init_from") else None)
+    # A run started again with the same run dir (killed, or paused while coding) goes on where it stopped:
+    # training from its periodic last.ckpt, or an interrupted export without training again.
+    last = run_dir / "checkpoints" / "last.ckpt"
+    exporting = family.export_started(ctx)
+    fits = family.trains and not exporting
+    resume_step = checkpoint_step(last) if fits and last.exists() else 0
+    keep_csv_rows(loggers, run_dir, before=math.inf if exporting else resume_step)
     module = family.build(cfg, ctx)
     record = {"task": "train", "method": cfg.method.name, "model": cfg.model.name, "arch": cfg.model.arch,
               "dataset": cfg.dataset.name, "seed": int(cfg.seed), "train_steps": int(cfg.method.train_steps),
               "scale": cfg.scale.name, "n_params": network.n_params, "n_coded_params": network.n_coded}
+    if fits:
+        record["resumed_from_step"] = resume_step  # 0: trained from the start in this process
 
     trainer = build_trainer(cfg, run_dir, loggers, dm.has_val, callbacks=family.callbacks(cfg, ctx))
-    if family.trains and not family.export_started(ctx):
-        last = run_dir / "checkpoints" / "last.ckpt"
+    if fits:
         trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
         trainer.save_checkpoint(last)  # the trained network (periodic saves may stop short of the last step)
     module.to(dm.device)

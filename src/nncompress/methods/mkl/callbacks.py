@@ -50,7 +50,8 @@ class PruningCurvesPlot(ExportCallback):
 
         curves = json.loads(self.path.read_text())
         names = [k for k in curves if k != "fractions"]
-        plot = wandb.plot.line_series(xs=curves["fractions"], ys=[curves[k]["accuracy"] for k in names],
+        xs = [curves[k].get("fractions", curves.get("fractions")) for k in names]  # each curve's own grid
+        plot = wandb.plot.line_series(xs=xs, ys=[curves[k]["accuracy"] for k in names],
                                       keys=names, title="Test accuracy when pruning the compressed sample",
                                       xname="fraction of weights set to zero")
         for lg in loggers:

@@ -9,13 +9,12 @@ import torch
 from omegaconf import OmegaConf
 
 from nncompress.core.evaluation import weights_sha256
-from nncompress.core.results import write_results
 from nncompress.core.units import LN2
 from nncompress.methods.base import BuildContext, Family, check_kwargs, register
 from nncompress.methods.mkl.callbacks import PosteriorHistograms, PruningCurvesPlot
 from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings
 from nncompress.methods.mkl.module import MiracleModule
-from nncompress.pruning.curves import accuracy_curves, fractions
+from nncompress.pruning.curves import accuracy_curves, fractions, update_curves_file
 
 STATE = "coding_state.pt"  # a resumable encoder state: training finished and coding began
 
@@ -83,7 +82,7 @@ class MklFamily(Family):
         if p.after_train and p.strategies:  # as task=prune_curve computes them from the saved posterior
             curves = accuracy_curves(decoded.network, decoded.weights, mu, log_sigma.exp(), ctx.dm.test_dataloader(),
                                      p.strategies, fractions(**p.fractions), p.repeats, p.seed)
-            write_results(ctx.run_dir, curves, name="pruning.json")
+            update_curves_file(ctx.run_dir, curves, decoded.weights_sha256)
         return {}
 
     def callbacks(self, cfg, ctx: BuildContext) -> list:

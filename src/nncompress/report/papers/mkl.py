@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -183,7 +184,10 @@ def figure1(df: pd.DataFrame, out_stem, bins: int = 60) -> list:
 
 
 def load_pruning(df: pd.DataFrame) -> dict:
-    """{(method, strategy): (fractions, [accuracy per run])} from each run's pruning.json."""
+    """{(method, strategy): (fractions, [accuracy per run])} from each run's pruning.json.
+
+    Each curve's own grid (older files: the file's shared one); a run whose grid differs from the
+    first run's of that method and strategy is left out, with a warning."""
     out = {}
     for _, row in _ok(df).iterrows():
         path = Path(row["run_dir"]) / "pruning.json"
@@ -191,9 +195,15 @@ def load_pruning(df: pd.DataFrame) -> dict:
             continue
         curves = json.loads(path.read_text())
         for strategy, data in curves.items():
-            if strategy == "fractions":
+            if strategy == "fractions" or not isinstance(data, dict):
                 continue
-            out.setdefault((row["method"], strategy), (curves["fractions"], []))[1].append(data["accuracy"])
+            grid = data.get("fractions", curves.get("fractions"))
+            fractions, runs = out.setdefault((row["method"], strategy), (grid, []))
+            if grid != fractions:
+                print(f"warning: {path}: the {strategy} curve has other fractions than the first "
+                      f"{row['method']} run's; left out of figure 3", file=sys.stderr)
+                continue
+            runs.append(data["accuracy"])
     return out
 
 
