@@ -17,8 +17,8 @@ machine down, and that is a failure whether it escapes raw or wrapped in a Conta
 legitimate seed needs a tenth of it; `mutants.Outcome`). Time and memory are otherwise measured
 by the benchmark (`python -m nncompress.bench --only fuzz`), never asserted here.
 
-Counts: FAST examples per kind in the default run (about 40 s on one core), SLOW more under
-`-m slow` (about 3 minutes), and the BatchNorm codebook seed (cifar_cnn, ~0.2 s a decode) apart.
+Counts: FAST examples per kind in the default run (about 45 s on one core), SLOW more under
+`-m slow` (about 2 minutes), and the BatchNorm codebook seed (cifar_cnn, ~0.2 s a decode) apart.
 fuzz_cases.py holds minimal reproducers of the failure classes found on the decoders before they
 were hardened (commit f704578).
 """
