@@ -216,3 +216,9 @@ def test_only_regular_files_within_the_limit(tmp_path):
     wrong.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(ContainerError, match="bad magic"):
         read_file(wrong)
+
+
+def test_a_few_header_bytes_cannot_claim_a_huge_hashed_layer(tmp_path):
+    """An 80-byte file once declared fc1 of 32.7 M weights hashed to one variable: 1.6 GB of hash maps."""
+    spec = ArchSpec("lenet300_100", {"fc1": 32_670_000}, 1, 10, 330)
+    refused(tmp_path, "mrc", mrc(spec, indices=[]).to_bytes(), "hashes 32,670,000 weights, over the limit")

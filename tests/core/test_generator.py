@@ -69,3 +69,16 @@ def test_identical_on_gpu():
     gpu = G.uint32(KEY, torch.arange(10000, device="cuda")).cpu()
     assert torch.equal(cpu, gpu)
     assert torch.allclose(G.normals(KEY, 0, 1000, 5), G.normals(KEY, 0, 1000, 5, device="cuda").cpu(), atol=1e-5)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 7, 30, 31])
+def test_canonical_normals_rows_equal_one_candidate_at_a_time(dim):
+    """The decoder's batched rows are bit for bit the values of one candidate at a time."""
+    gen = torch.Generator().manual_seed(dim)
+    blocks = torch.arange(300, dtype=torch.int64)
+    ks = torch.randint(0, 2**32, (300,), generator=gen, dtype=torch.int64)
+    keys = G.derive_keys(7, G.STREAM_CANDIDATES, last=blocks)
+    assert [int(k) for k in keys[:5]] == [G.derive_key(7, G.STREAM_CANDIDATES, b) for b in range(5)]
+    rows = G.canonical_normals_rows(keys, ks, dim)
+    one = torch.stack([G.canonical_normals(int(keys[i]), int(ks[i]), dim) for i in range(300)])
+    assert torch.equal(rows.view(torch.int32), one.view(torch.int32))

@@ -137,9 +137,17 @@ def decode_weights(payload: MRCPayload, network: CodedNetwork = None):
     partition = BlockPartition(network.n_coded, payload.block_size, payload.seed)
     rho = payload.rho[network.layer_of]
     weights = torch.zeros(network.n_coded, dtype=torch.float32)
-    for b, index in enumerate(payload.indices):
+    full = network.n_coded // payload.block_size  # blocks of block_size members; the last may be shorter
+    if full:
+        blocks = torch.arange(full, dtype=torch.int64)
+        keys = G.derive_keys(payload.seed, G.STREAM_CANDIDATES, last=blocks)
+        z = G.canonical_normals_rows(keys, torch.tensor(payload.indices[:full], dtype=torch.int64),
+                                     payload.block_size)
+        members = partition.slots[:full]
+        weights[members.flatten()] = (rho[members] * z).flatten()
+    for b in range(full, len(payload.indices)):
         members = partition.members(b)
-        weights[members] = materialise(payload.seed, b, index, rho[members])
+        weights[members] = materialise(payload.seed, b, payload.indices[b], rho[members])
     return network, weights
 
 

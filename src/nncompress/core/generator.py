@@ -83,6 +83,34 @@ def canonical_normals(key: int, k: int, dim: int) -> torch.Tensor:
     return normals(key, k, 1, dim, device="cpu", dtype=torch.float64)[0].to(torch.float32)
 
 
+def canonical_normals_rows(keys: torch.Tensor, ks: torch.Tensor, dim: int) -> torch.Tensor:
+    """Row i = canonical_normals(keys[i], ks[i], dim), bit for bit: [len(keys), dim] float32.
+
+    Integer hashing, uniforms, products and square roots (exact or correctly rounded in IEEE
+    arithmetic) run on all rows at once. log, cos and sin are not correctly rounded, and a vector
+    math kernel may treat a tensor's tail differently from its body, so they run row by row on
+    rows of exactly the single-candidate length: a decoder's values never depend on how many
+    rows it decodes together."""
+    pairs = torch.arange((dim + 1) // 2, dtype=torch.int64)
+    hk = mix32(mix32(ks.to(torch.int64)) ^ keys.to(torch.int64))
+    h1 = mix32((hk[:, None] + ((pairs * _GOLDEN) & MASK32)) & MASK32)
+    u1 = to_uniform(h1, torch.float64)
+    angle = (2.0 * math.pi) * to_uniform(mix32(h1 ^ _SALT), torch.float64)
+    log_u, cos, sin = torch.empty_like(u1), torch.empty_like(u1), torch.empty_like(u1)
+    for i in range(len(keys)):
+        torch.log(u1[i], out=log_u[i])
+        torch.cos(angle[i], out=cos[i])
+        torch.sin(angle[i], out=sin[i])
+    radius = torch.sqrt(-2.0 * log_u)
+    out = torch.stack([radius * cos, radius * sin], dim=-1)
+    return out.reshape(len(keys), -1)[:, :dim].to(torch.float32)
+
+
+def derive_keys(seed: int, *path: int, last: torch.Tensor) -> torch.Tensor:
+    """derive_key(seed, *path, j) for every j in the int64 tensor `last`."""
+    return mix32(derive_key(seed, *path) ^ mix32((last + _GOLDEN) & MASK32))
+
+
 def gumbels(key: int, k_start: int, k_count: int, device="cpu", dtype=torch.float32):
     """Standard Gumbel noise indexed by candidate, independent of chunking."""
     k = torch.arange(k_start, k_start + k_count, dtype=torch.int64, device=device)

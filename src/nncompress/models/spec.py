@@ -20,6 +20,9 @@ from nncompress.models import architecture
 LIMITS = {"in_channels": (1, 16), "num_classes": (1, 10_000), "image_size": (1, 512), "width": (1, 1 << 16),
           "hash_seed": (0, (1 << 63) - 1)}
 MAX_PARAMS = 1 << 25  # 33.5 M: 2.9x ResNet-18 on ImageNet, 3.6x paper 003's CIFAR CNN
+# Weights behind hashed layers: each needs an index map and a sign (12 bytes, ~50 while built),
+# so a few bytes of header must not claim many of them. 10x LeNet-5's hashed conv2 + fc1.
+MAX_HASHED = 1 << 22
 
 
 @dataclass
@@ -68,6 +71,9 @@ class ArchSpec:
                 raise ValueError(f"hashing names unknown layer '{layer}'; layers: {list(weights)}")
             if not 1 <= int(factor) <= weights[layer]:
                 raise ValueError(f"hashing factor {factor} of {layer} is outside 1..{weights[layer]} (its weights)")
+        hashed = sum(weights[layer] for layer, factor in self.hashing.items() if int(factor) > 1)
+        if hashed > MAX_HASHED:
+            raise ValueError(f"{self.describe()} hashes {hashed:,} weights, over the limit of {MAX_HASHED:,}")
         try:
             with torch.device("meta"):
                 out = net(torch.empty(2, self.in_channels, self.image_size, self.image_size))
