@@ -34,7 +34,7 @@ from typing import List, Optional, Tuple
 
 import torch
 
-from nncompress.coding import huffman
+from nncompress.coding import huffman, varint
 from nncompress.coding.codebook import CodebookNet
 from nncompress.coding.codebook import encode as codebook_encode
 from nncompress.coding.codec import read_file
@@ -354,16 +354,6 @@ _BYTES = [0, 1, 2, 3, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 127, 128, 254, 255]
 _NAMES = [*ARCHITECTURES, "", "LENET5", "lenet", "x" * 40, "\u00e9"]
 
 
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def _new_int(c: Chooser, old: int) -> Tuple[int, str]:
     how = c.weighted([(4, "small"), (3, "near"), (3, "big"), (2, "pow2")])
     if how == "small":
@@ -411,10 +401,10 @@ def _field_edit(c: Chooser, payload: bytes, f: Field) -> Tuple[int, int, bytes, 
         how = c.weighted([(6, "value"), (2, "overlong"), (1, "huge"), (1, "unterminated")])
         if how == "value":
             v, _ = _new_int(c, f.value)
-            return f.start, f.end, _varint_bytes(v), f"{f.name} = {v} (was {f.value})"
+            return f.start, f.end, varint.encode(v), f"{f.name} = {v} (was {f.value})"
         if how == "overlong":
             extra = c.pick([1, 2, 3, 9, 20])
-            b = bytearray(_varint_bytes(f.value))
+            b = bytearray(varint.encode(f.value))
             b[-1] |= 0x80
             b += b"\x80" * (extra - 1) + b"\x00"
             return f.start, f.end, bytes(b), f"{f.name} = {f.value} over-long (+{extra} bytes)"
@@ -457,7 +447,7 @@ def _structural(c: Chooser, seed: Seed, payload: bytes) -> Tuple[int, int, bytes
         f_len = next(f for f in seed.fields if f.group == "arch.name_len")
         f_name = next(f for f in seed.fields if f.group == "arch.name")
         name = c.pick(_NAMES).encode("utf-8")
-        return f_len.start, f_name.end, _varint_bytes(len(name)) + name, f"arch.name = {name!r} (length fixed)"
+        return f_len.start, f_name.end, varint.encode(len(name)) + name, f"arch.name = {name!r} (length fixed)"
     names = list(groups)
     f = c.pick(groups[c.pick(names)])
     if op == "value":
