@@ -10,6 +10,7 @@ from nncompress.methods.baseline import load_baseline_into
 from nncompress.methods.ibc.export import build_compressed
 from nncompress.methods.ibc.module import IbcModule
 from nncompress.methods.ibc.objectives import SparseVDKL
+from nncompress.methods.ibc.trajectory import LogAlphaTrajectory
 
 TERMS = ("vd", "mixture")
 # method.module keys -> which term takes them; the rest go to IbcModule.
@@ -54,3 +55,11 @@ class IbcFamily(Family):
         comp = build_compressed(ctx.network.spec, indices, biases, codebook, int(c.index_bits))
         nonzero = sum(int((i != 0).sum()) for i in comp.indices)
         return comp, {"nonzero_fraction": nonzero / sum(i.numel() for i in indices)}
+
+    def callbacks(self, cfg, ctx: BuildContext) -> list:
+        # With a VD term: the log sigma^2 / log alpha record of a sample of weights (trajectory.py).
+        traj = cfg.method.get("trajectory")
+        if "vd" not in cfg.method.terms or not traj or not int(traj.get("every", 0)):
+            return []
+        return [LogAlphaTrajectory(ctx.run_dir, every=int(traj.every), n_weights=int(traj.get("weights", 300)),
+                                   seed=int(cfg.seed))]

@@ -8,6 +8,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from nncompress.methods.ibc.trajectory import FILE as TRAJECTORY
+from nncompress.methods.ibc.trajectory import load as load_trajectory
 from nncompress.report.common import fmt, mean_se, problems, save_figure, tex_cell
 from nncompress.report.papers import register
 
@@ -95,3 +97,42 @@ def write_table2(df, out: Path):
 @register("figure_table2", "ibc", TABLE2_METHODS)
 def write_figure_table2(df, out: Path):
     return figure_table2(df, out / "table2_accuracy_vs_cr")
+
+
+def figure_trajectory(runs: list, out_stem) -> list:
+    """log σ² (top) and log α (bottom) of each run's sampled weights over training, one column per
+    run: `runs` is [(label, path of log_alpha_trajectory.npz)]. Weights dropped at the end (log α ≥
+    3) in red, kept in blue; the dashed line is Adam's reach, −10 + rate·step, the most log σ² can
+    have climbed, and the dotted one the drop threshold."""
+    if not runs:
+        return []
+    fig, axes = plt.subplots(2, len(runs), figsize=(4.2 * len(runs), 6), sharey="row", squeeze=False)
+    for col, (label, path) in enumerate(runs):
+        d = load_trajectory(path)
+        steps, dropped = d["step"], d["log_alpha"][-1] >= d["threshold"]
+        for row, key in enumerate(("log_sigma2", "log_alpha")):
+            ax = axes[row, col]
+            for keep, colour in ((True, "tab:blue"), (False, "tab:red")):
+                sel = dropped != keep
+                if sel.any():
+                    ax.plot(steps, d[key][:, sel], color=colour, lw=0.4, alpha=0.35)
+            if key == "log_sigma2":
+                start = float(d["log_sigma2"][0].mean())
+                ax.plot(steps, start + float(d["lr_log_sigma2"]) * steps, "k--", lw=1, label="Adam's reach")
+                ax.set_title(f"{label}: {dropped.mean():.0%} of {dropped.size} dropped", fontsize=9)
+            else:
+                ax.axhline(d["threshold"], color="k", ls=":", lw=1, label="drop threshold")
+                ax.set_xlabel("training step")
+            ax.grid(alpha=0.3)
+        axes[0, col].legend(fontsize=7, loc="upper left")
+    axes[0, 0].set_ylabel("log σ²")
+    axes[1, 0].set_ylabel("log α = log σ² − log θ²")
+    fig.tight_layout()
+    return save_figure(fig, out_stem)
+
+
+@register("log_alpha_trajectory", "ibc", ("vd", "vd_sws"))
+def write_trajectory(df, out: Path):
+    rows = df[(df["status"] == "ok") & df["method"].isin(("vd", "vd_sws"))]
+    runs = [(Path(r).name, Path(r) / TRAJECTORY) for r in rows["run_dir"] if (Path(r) / TRAJECTORY).exists()]
+    return figure_trajectory(runs, out / "log_alpha_trajectory")
