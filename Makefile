@@ -8,10 +8,10 @@ PIP    := $(PY) -m pip
 export NNCOMPRESS_DATA ?= $(abspath $(CURDIR)/../shared/data)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-full bench lint clean
+.PHONY: help setup run test test-fast test-full bench lint clean paper-suite
 
 help:  ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,20 @@ test-full: setup  ## everything, GPU tests included where a GPU exists
 
 bench: setup  ## benchmarks -> bench/results.json
 	$(PY) -m nncompress.bench --out bench/results.json
+
+# The paper-scale suite: Tables 1 (paper 000) and 2 (paper 001) on one GPU, JOBS jobs at a time
+# (joblib), baselines trained first so that parallel jobs do not race for them, then the reports.
+JOBS  ?= 8
+SCALE ?= paper
+SUITE ?= multirun/paper_suite
+PARALLEL = hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) scale=$(SCALE)
+paper-suite: setup  ## Tables 1 and 2 at paper scale, JOBS=8 at once on one GPU, then their reports
+	$(PY) run.py -m task=pretrain dataset=mnist model=lenet300_100,lenet5_unhashed seed=0 $(PARALLEL) \
+		hydra.sweep.dir=$(SUITE)/pretrain
+	$(PY) run.py -m experiment=ibc_table2 $(PARALLEL) hydra.sweep.dir=$(SUITE)/ibc_table2 $(ARGS)
+	$(PY) run.py -m experiment=mkl_table1 $(PARALLEL) hydra.sweep.dir=$(SUITE)/mkl_table1 $(ARGS)
+	$(PY) -m nncompress.report $(SUITE)/ibc_table2
+	$(PY) -m nncompress.report $(SUITE)/mkl_table1
 
 lint: setup  ## ruff (style, imports) and import-linter (the layers of DESIGN.md)
 	$(PY) -m ruff check src tests run.py

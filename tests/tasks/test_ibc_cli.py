@@ -97,3 +97,22 @@ def test_decode_a_whole_run_dir_checks_it_against_its_encoder(baseline, tmp_path
     bad = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_bad2'}"])
     assert bad.returncode == 1 and "DIFFERS" in bad.stdout and bad.stderr.startswith("error: 1 of 1 decoded files")
     assert _run([*decode[:-1], f"run={tmp_path / 'nothing'}"]).stderr.startswith("error: run=")
+
+
+def test_pretrain_task_trains_the_auto_baselines_in_parallel(tmp_path):
+    """task=pretrain over two models with the joblib launcher (as `make paper-suite` runs it) writes
+    each baseline once; a later init_from=auto job finds its model's and does not train another."""
+    pre = tmp_path / "pretrained"
+    proc = _run(["-m", *SYNTHETIC, "task=pretrain", "model=lenet300_100,lenet5_unhashed", "method.steps.quick=10",
+                 "model.train.steps.quick=20", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                 f"paths.pretrained_dir={pre}", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dirs = sorted(p.name for p in pre.iterdir())
+    assert dirs == ["synthetic_lenet300_100_quick_s0", "synthetic_lenet5_unhashed_quick_s0"]
+    for d in dirs:
+        assert json.loads((pre / d / "metrics.csv").with_name("results.json").read_text())["train_steps"] == 20
+    before = (pre / dirs[0] / "results.json").stat().st_mtime_ns
+    proc = _run([*COMMON, "method=vd", "coding=none", "init_from=auto", "method.steps.quick=5",
+                 f"paths.pretrained_dir={pre}", f"hydra.run.dir={tmp_path / 'vd'}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (pre / dirs[0] / "results.json").stat().st_mtime_ns == before
