@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nncompress.core.errors import UserError
 from nncompress.models.spec import ArchSpec
+from nncompress.tasks.dashboard import build_wandb_logger
 
 
 def build_datamodule(cfg: DictConfig):
@@ -65,9 +66,10 @@ def resolve_coding(cfg: DictConfig, codec: str) -> DictConfig:
 
 
 def build_loggers(cfg: DictConfig, run_dir: Path):
+    """metrics.csv always; a W&B run too with logger=wandb (its layout: tasks/dashboard.py)."""
     loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
     if cfg.logger.get("wandb"):
-        loggers.append(instantiate(cfg.logger.wandb, save_dir=str(run_dir)))
+        loggers.append(build_wandb_logger(cfg, run_dir))
     return loggers
 
 

@@ -31,6 +31,7 @@ from nncompress.tasks.builders import (
     keep_csv_rows,
     resolve_coding,
 )
+from nncompress.tasks.dashboard import finish_wandb, wandb_keys
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     for lg in loggers:
         lg.finalize("success")
     record["wall_seconds"] = time.perf_counter() - start
-    write_results(run_dir, record)
+    record.update(wandb_keys(loggers))
+    finish_wandb(loggers, write_results(run_dir, record))
     log.info("test error %.2f %% (uncompressed %.2f %%)", record["test_error"], err_uncompressed)
     return record
 
