@@ -2,6 +2,8 @@
 wandb's own reader finds grouped by the sweep, with results.json as each job's summary and the
 report's tables and figures in one report run."""
 import json
+import subprocess
+import sys
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -44,7 +46,7 @@ def _write_demo(df, out):
     return [out / "demo_table.md", *save_figure(fig, out / "demo_figure")]
 
 
-@pytest.mark.slow  # two tiny jobs, the report and three reads: ~40 s on 2 CPU cores
+@pytest.mark.slow  # two tiny jobs, the report, three reads and a dry-run sync: ~50 s on 2 shared CPU cores
 def test_offline_sweep_dashboard(tmp_path, monkeypatch, capsys):
     from nncompress.report.__main__ import main
     from wandb_runs import logged_table, offline_runs
@@ -92,3 +94,7 @@ def test_offline_sweep_dashboard(tmp_path, monkeypatch, capsys):
     for png in (sweep / "report").glob("*.png"):
         assert report["summary"][f"figures/{png.stem}._type"] == "image-file"
         assert (report["files"] / report["summary"][f"figures/{png.stem}.path"]).exists()
+    # One `wandb sync` of the folder would upload all three runs.
+    dry = subprocess.run([sys.executable, "-m", "wandb", "sync", "--dry-run", str(sweep / "wandb")],
+                         capture_output=True, text=True, timeout=120)
+    assert "Would sync 3 run(s)" in dry.stdout + dry.stderr, dry.stdout + dry.stderr
