@@ -91,3 +91,15 @@ def test_a_killed_job_is_reported_missing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "4 jobs: 1 ok, 1 failed, 2 missing" in out
     assert "missing: method=vd model=lenet300_100 — no results.json (crashed, killed or still running)" in out
+
+
+def test_a_sweep_of_l2_alone_keeps_every_weight(tmp_path):
+    """L2 jobs write no nonzero_fraction: the table says 100 % instead of failing on the column."""
+    root = tmp_path / "sweep"
+    d = root / "lenet300_100_l2_s0"
+    (d / ".hydra").mkdir(parents=True)
+    OmegaConf.save({"method": {"name": "l2"}, "model": {"name": "lenet300_100", "arch": "lenet300_100"}, "seed": 0},
+                   d / ".hydra" / "config.yaml")
+    (d / "results.json").write_text(json.dumps({"method": "l2", "test_error": 1.75}))
+    md, _ = table2(collect(root))
+    assert "| LeNet-300-100 | L2 | 98.25 ± — | 100.0 ± — | 1 | — | 98.39 | 100 | 1 |" in md

@@ -47,7 +47,8 @@ def table2(df: pd.DataFrame):
             if rows.empty:
                 continue
             acc = fmt(*mean_se(100.0 - rows["test_error"]), unit="")
-            nz = fmt(*mean_se(100.0 * rows["nonzero_fraction"].fillna(1.0)), unit="", digits=1)
+            kept = rows["nonzero_fraction"].fillna(1.0) if "nonzero_fraction" in rows else rows["test_error"] * 0 + 1.0
+            nz = fmt(*mean_se(100.0 * kept), unit="", digits=1)  # L2 alone: no column, every weight kept
             cr, crf = (f"{rows[k].mean():.0f}" if k in rows and rows[k].notna().any() else none
                        for k, none in (("ratio_paper", "1"), ("ratio_file", "—")))
             pa, pn, pc = PAPER_TABLE2[model][method]
