@@ -21,18 +21,21 @@ def main(cfg: DictConfig):
     from nncompress.core.results import write_results
     from nncompress.data import DataNotFoundError
     from nncompress.tasks import run_task
+    from nncompress.tasks.dashboard import close_open_run
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     try:
         record = run_task(cfg, run_dir)
     except (UserError, DataNotFoundError) as exc:  # user-fixable: one line, no traceback
+        close_open_run()  # its W&B run (logger=wandb) ends marked failed, not finished
         print(f"error: {exc}", file=sys.stderr)
         if hc.mode != RunMode.MULTIRUN:
             sys.exit(1)
         write_results(run_dir, {"status": "failed", "error": str(exc)}, name="failed.json")
         return None
     except Exception as exc:  # a sweep goes on past one broken job; the report lists it
+        close_open_run()
         if hc.mode != RunMode.MULTIRUN:
             raise
         (run_dir / "error.txt").write_text(traceback.format_exc())

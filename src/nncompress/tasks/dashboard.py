@@ -59,7 +59,7 @@ def flat_config(cfg: DictConfig) -> dict:
     return out
 
 
-def _close_open_run():
+def close_open_run():
     """Finish a W&B run an earlier job of this process left open (it failed or paused): Lightning's
     WandbLogger would otherwise log this job into it."""
     wandb = sys.modules.get("wandb")
@@ -76,7 +76,7 @@ def build_wandb_logger(cfg: DictConfig, run_dir: Path):
     name = wb.get("name") or (str(run_dir.resolve().relative_to(sweep)) if sweep
                               else f"{cfg.method.name}_b{cfg.block}_s{cfg.seed}")
     tags = [str(cfg.method.family), str(cfg.scale.name)]
-    _close_open_run()
+    close_open_run()
     # Offline as wandb.init's own `mode` too: Lightning's offline=True only sets WANDB_MODE, which a
     # process that has already started W&B (an earlier job, the report) no longer reads.
     mode = {"mode": "offline"} if wb.get("offline") else {}
