@@ -36,6 +36,22 @@ def test_paper_defaults():
     assert cfg.coding.finetune_steps == 100 and dict(cfg.model.hashing) == {"conv2": 2, "fc1": 64}
 
 
+def test_paper_001_sparse_vd_runs_200_epochs_at_batch_100():
+    """Phase 1 (VD) is 200 epochs of the 55,000 training images at batch 100 (Molchanov et al.'s
+    batch; see conf/method/vd.yaml); the baseline it starts from keeps batch 200."""
+    epoch = 55000 // 100
+    vd, both = _compose(["method=vd"]), _compose(["method=vd_sws"])
+    assert (vd.dataset.batch_size, vd.method.train_steps) == (100, 200 * epoch)
+    assert (both.dataset.batch_size, both.method.module.phase1_steps, both.method.train_steps) == \
+        (100, 200 * epoch, 250 * epoch)
+    assert (vd.method.module.lr_theta, vd.method.module.lr_log_sigma2) == (5e-5, 1e-4)  # Table 3
+    assert _compose(["method=baseline", "model=lenet300_100"]).dataset.batch_size == 200
+    quick = _compose(["method=vd", "scale=quick"])
+    assert (quick.dataset.batch_size, quick.method.train_steps) == (200, 1000)
+    literal = _compose(["method=vd", "method.batch_size.paper=200", "method.steps.paper=55000"])
+    assert (literal.dataset.batch_size, literal.method.train_steps) == (200, 200 * 55000 // 200)
+
+
 def test_quick_scale():
     cfg = _compose(["scale=quick"])
     assert cfg.method.train_steps == 3000 and cfg.coding.candidates_log2 == 16 and cfg.method.lr == 3e-3

@@ -48,6 +48,15 @@ def test_vd_sws_phase_one_is_pure_vd():
     assert m.mixture_prior.weight(m.global_step) == 0.0 and m.mixture_prior.weight(10) == 2e-2
     _, terms = m.objective(*_batch())
     assert "neg_log_gm" not in terms
+    # Its weights are quantised as VD's (k-means of the kept ones), not by the unfitted mixture.
+    torch.manual_seed(0)
+    vd = _module("vd")
+    vd.net.load_state_dict(m.net.state_dict())
+    for got, want in zip(m.quantised(vd_clusters=8), vd.quantised(vd_clusters=8)):
+        for a, b in zip(got if isinstance(got, list) else [got], want if isinstance(want, list) else [want]):
+            assert torch.equal(a, b)
+    assert m.nonzero_fraction() == vd.nonzero_fraction() and not m.clustering
+    assert _module("vd_sws", phase1_steps=0).clustering and _module("sws").clustering
 
 
 def test_parameter_groups_use_table3_rates():
@@ -76,3 +85,21 @@ def test_quantised_net_evaluates_the_codebook_values(mode):
     assert torch.allclose(net(x), h, atol=1e-5)
     used = torch.cat([p.flatten() for n, p in net.named_parameters() if n.endswith(("theta", "weight"))])
     assert set(torch.unique(used).tolist()) <= set(codebook.tolist())
+
+
+def test_linear_rate_decay_reaches_zero_at_the_last_step():
+    """lr_decay_steps: every group's rate falls linearly to 0 (Molchanov et al.'s policy); 0 keeps
+    Table 3's constant rates."""
+    m = build_module(LeNet300100(), 1000, ["vd"], {"lr_theta": 1e-3, "lr_log_sigma2": 2e-3, "lr_decay_steps": 8})
+    conf = m.configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    assert conf["lr_scheduler"]["interval"] == "step"
+    seen = []
+    for _ in range(9):
+        seen.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    assert seen[0] == [1e-3, 2e-3] and seen[2] == pytest.approx([0.75e-3, 1.5e-3])
+    assert seen[8] == [0.0, 0.0]
+    constant = build_module(LeNet300100(), 1000, ["vd"], {}).configure_optimizers()
+    assert isinstance(constant, torch.optim.Adam)

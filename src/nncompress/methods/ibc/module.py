@@ -27,10 +27,13 @@ class IbcModule(ClassifierModule):
     def __init__(self, net: nn.Module, n_train: int, kl: Optional[SparseVDKL] = None,
                  mixture: Optional[dict] = None, log_sigma2_init: float = -10.0, lr_theta: float = 5e-5,
                  lr_log_sigma2: float = 1e-4, lr_means: float = 1e-4, lr_log_precisions: float = 1e-4,
-                 lr_log_mix: float = 3e-3):
+                 lr_log_mix: float = 3e-3, lr_decay_steps: int = 0):
         """kl: the sparse-VD term (None: deterministic weights); mixture: MixturePrior's arguments
-        (tau, start_step and the GaussianMixturePrior's), None: no mixture term."""
+        (tau, start_step and the GaussianMixturePrior's), None: no mixture term. lr_decay_steps > 0:
+        every rate falls linearly to 0 over that many steps (Molchanov et al.'s policy); 0: constant
+        (paper 001, Table 3)."""
         super().__init__()
+        self.lr_decay_steps = int(lr_decay_steps)
         self.n_train = n_train
         self.lrs = dict(theta=lr_theta, log_sigma2=lr_log_sigma2, means=lr_means,
                         log_precisions=lr_log_precisions, log_mix=lr_log_mix)
@@ -47,6 +50,12 @@ class IbcModule(ClassifierModule):
     def mixture(self):
         return None if self.mixture_prior is None else self.mixture_prior.mixture
 
+    @property
+    def clustering(self) -> bool:
+        """True when the weights are quantised by the mixture: it exists and its phase has begun
+        (in VD+SWS's phase 1 it is not fitted yet, and the weights are quantised as for VD alone)."""
+        return self.mixture is not None and self.global_step >= self.mixture_prior.start_step
+
     # -- weights ------------------------------------------------------------------------
     def layers(self) -> list:
         return vd_layers(self.net) if self.variational else weight_layers(self.net)
@@ -60,7 +69,7 @@ class IbcModule(ClassifierModule):
     @torch.no_grad()
     def nonzero_fraction(self) -> float:
         """Fraction of weights kept: not at the zero component with a mixture, log α < 3 for VD alone."""
-        if self.mixture is None:
+        if not self.clustering:
             return float(self._vd_kept_fraction())
         _, idx = self.mixture.quantise(self.weights())
         return float((idx != 0).float().mean())
@@ -85,7 +94,7 @@ class IbcModule(ClassifierModule):
                 var = m.log_sigma2.exp()
                 w[var / (m.theta**2 + var) >= drop_rate] = 0.0
         flat = torch.cat([w.flatten() for w in weights])
-        if self.mixture is None:
+        if not self.clustering:
             centres = kmeans_1d(flat[flat != 0], vd_clusters)
             codebook = torch.cat([centres.new_zeros(1), centres[centres != 0]])
             indices = [torch.where(w == 0, 0, assign(w, codebook)) for w in weights]
@@ -172,4 +181,9 @@ class IbcModule(ClassifierModule):
         if self.mixture is not None:
             groups += [{"params": [getattr(self.mixture, k)], "lr": self.lrs[k]}
                        for k in ("means", "log_precisions", "log_mix")]
-        return torch.optim.Adam(groups)
+        opt = torch.optim.Adam(groups)
+        if not self.lr_decay_steps:
+            return opt
+        n = self.lr_decay_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1.0 - step / n))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
