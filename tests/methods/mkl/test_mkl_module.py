@@ -49,3 +49,46 @@ def test_fixed_blocks_use_their_values():
     w = m.sample_weights(mu, sigma)
     assert torch.equal(w[members], torch.ones(len(members)))
     assert torch.equal(m.eval_weights()[members], torch.ones(len(members)))
+
+
+def test_budget_warmup_schedule():
+    m = MiracleModule(CodedNetwork(TINY), "meankl", block_size=30, budget_warmup_factor=8.0, budget_warmup_steps=1000)
+    assert m.budget_scale_at(0) == 8.0
+    assert math.isclose(m.budget_scale_at(500), math.sqrt(8.0))
+    assert math.isclose(m.budget_scale_at(750), 8.0 ** 0.25)
+    assert m.budget_scale_at(1000) == 1.0 and m.budget_scale_at(3000) == 1.0
+    paper = MiracleModule(CodedNetwork(TINY), "meankl", block_size=30)
+    assert paper.budget_scale_at(0) == 1.0 and paper.budget_scale == 1.0
+
+
+def test_budget_warmup_kl_at_step_0_and_at_coding():
+    torch.manual_seed(0)
+    net = CodedNetwork(TINY)
+    m = MiracleModule(net, "meankl", block_size=30, budget_warmup_factor=8.0, budget_warmup_steps=1000)
+    kl_bits = m.block_kl(*m.moments()) / math.log(2)
+    assert torch.allclose(kl_bits, torch.full_like(kl_bits, 160.0), rtol=2e-3)  # 8 x 20 bits at step 0
+    # tau inverts eq. 6 at the step-0 budget: the means are the network's default initialisation.
+    mu, _, _ = m.moments()
+    assert torch.allclose(mu, net.init_vector(), atol=1e-5)
+    m.on_train_end()  # evaluation and coding see the paper's budget
+    kl_bits = m.block_kl(*m.moments()) / math.log(2)
+    assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
+    m.budget_scale = 4.0
+    m.coding = True  # a resumed encoder never sees a warm-up budget
+    kl_bits = m.block_kl(*m.moments()) / math.log(2)
+    assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
+
+
+def test_budget_warmup_config_per_scale():
+    from helpers import compose_cfg
+
+    from nncompress.methods.base import BuildContext, get_family
+
+    paper = compose_cfg(["method=meankl"]).method.budget_warmup
+    quick = compose_cfg(["method=meankl", "scale=quick"]).method.budget_warmup
+    assert (paper.factor, paper.steps) == (1.0, 0)  # the paper: C_block from step 0
+    assert (quick.factor, quick.steps) == (8.0, 1000)
+    cfg = compose_cfg(["method=meankl", "scale=quick", "model=lenet5", "coding=mrc"], hydra=False)
+    ctx = BuildContext(dm=None, network=CodedNetwork(TINY), run_dir=None, loggers=[], init_from=None)
+    m = get_family("mkl").build(cfg, ctx)
+    assert (m.budget_warmup_factor, m.budget_warmup_steps, m.budget_scale) == (8.0, 1000, 8.0)

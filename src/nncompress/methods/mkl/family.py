@@ -37,7 +37,9 @@ class MklFamily(Family):
             bits_per_block=int(cfg.coding.get("bits_per_block", 20)), partition_seed=int(cfg.seed),
             lr=m.lr, log_rho_init=m.log_rho_init, log_sigma_init=m.get("log_sigma_init", -10.0),
             beta_init=m.get("beta_init", 1e-8), beta_eps=m.get("beta_eps", 5e-5),
-            beta_eps_coding=m.get("beta_eps_coding"), halley_steps=m.get("halley_steps", 0))
+            beta_eps_coding=m.get("beta_eps_coding"), halley_steps=m.get("halley_steps", 0),
+            budget_warmup_factor=float(m.get("budget_warmup", {}).get("factor", 1.0)),
+            budget_warmup_steps=int(m.get("budget_warmup", {}).get("steps", 0)))
 
     def export_started(self, ctx: BuildContext) -> bool:
         return (ctx.run_dir / STATE).exists()

@@ -3,6 +3,12 @@
 Mean-Var anneals one KL weight beta_b per block toward the block budget (paper 000, sec. 4);
 Mean-KL holds every block's KL at the budget by construction, so its loss is cross-entropy
 alone. Coded blocks are fixed to their decoded values and drop out of the objective.
+
+Budget warm-up (Mean-KL, an option beyond the paper, on at scale=quick): the block budget starts
+at `budget_warmup_factor` times C_block and falls geometrically to C_block by step
+`budget_warmup_steps`, then stays there; coding always sees C_block. With the paper's budget
+from step 0, 20 bits spread over 30 weights leave every weight so noisy that the network first
+collapses to uniform outputs (cross-entropy ln 10) and needs ~1,500 steps to leave that plateau.
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ class MiracleModule(ClassifierModule):
                  bits_per_block: int = 20, partition_seed: int = 0, lr: float = 1e-3,
                  log_rho_init: float = -2.0, log_sigma_init: float = -10.0,
                  beta_init: float = 1e-8, beta_eps: float = 5e-5, beta_eps_coding: float | None = None,
-                 halley_steps: int = 0):
+                 halley_steps: int = 0, budget_warmup_factor: float = 1.0, budget_warmup_steps: int = 0):
         super().__init__()
         if posterior not in POSTERIORS:
             raise ValueError(f"unknown posterior '{posterior}'; choose one of {sorted(POSTERIORS)}")
@@ -33,12 +39,21 @@ class MiracleModule(ClassifierModule):
         self.budget_nats = bits_per_block * LN2
         self.beta_eps = beta_eps
         self.beta_eps_coding = beta_eps if beta_eps_coding is None else beta_eps_coding
+        if budget_warmup_factor < 1.0 or budget_warmup_steps < 0:
+            raise ValueError(f"budget warm-up needs factor >= 1 and steps >= 0, got {budget_warmup_factor}, "
+                             f"{budget_warmup_steps}")
+        if posterior != "meankl" and (budget_warmup_factor != 1.0 and budget_warmup_steps > 0):
+            raise ValueError("the budget warm-up is a Mean-KL option (Mean-Var anneals beta instead)")
+        self.budget_warmup_factor = float(budget_warmup_factor)
+        self.budget_warmup_steps = int(budget_warmup_steps)
+        self.budget_scale = self.budget_scale_at(0)  # follows the global step in training, 1 once it ends
         self.partition = BlockPartition(network.n_coded, block_size, partition_seed)
         self.prior = CodingPrior(network.n_layers, log_rho_init)
         rho0 = self.prior.rho().detach()[network.layer_of]
         self.posterior = POSTERIORS[posterior](
             network.init_vector(), log_sigma_init=log_sigma_init, rho_init=rho0,
-            partition=self.partition, kappa_block=self.budget_nats, halley_steps=halley_steps)
+            partition=self.partition, kappa_block=self.budget_nats, halley_steps=halley_steps,
+            init_budget_scale=self.budget_scale)
         n, nb = network.n_coded, self.partition.n_blocks
         self.register_buffer("beta", torch.full((nb,), float(beta_init)))
         self.register_buffer("fixed", torch.zeros(n, dtype=torch.bool))
@@ -54,13 +69,20 @@ class MiracleModule(ClassifierModule):
     def setup(self, stage=None):
         self.partition.to(self.device)
 
+    def budget_scale_at(self, step: int) -> float:
+        """The block budget at optimiser step `step` over C_block: factor^(1 - step/steps), 1 from `steps` on."""
+        if self.budget_warmup_steps <= 0 or step >= self.budget_warmup_steps:
+            return 1.0
+        return self.budget_warmup_factor ** (1.0 - step / self.budget_warmup_steps)
+
     def rho_per_var(self) -> torch.Tensor:
         return self.prior.rho()[self.network.layer_of]
 
     def moments(self):
         """(mu, sigma, rho) per coded variable."""
         rho = self.rho_per_var()
-        mu, sigma = self.posterior.moments(rho, self.partition)
+        scale = 1.0 if self.coding else self.budget_scale
+        mu, sigma = self.posterior.moments(rho, self.partition, budget_scale=scale)
         return mu, sigma, rho
 
     def block_kl(self, mu, sigma, rho) -> torch.Tensor:
@@ -108,11 +130,19 @@ class MiracleModule(ClassifierModule):
         self.log("train/kl_bits", open_kl.sum() / LN2, prog_bar=True)
         self.log("train/kl_bits_per_block_mean", open_kl.mean() / LN2)
         self.log("train/kl_bits_per_block_max", open_kl.max() / LN2)
+        if self.budget_warmup_steps > 0:
+            self.log("train/budget_bits", self.budget_scale * self.bits_per_block)
         if self.kind == "meanvar":
             self.log("train/beta_mean", self.beta.mean())
             self.log("train/beta_max", self.beta.max())
             self.log("train/beta_min", self.beta.min())
         return loss
+
+    def on_train_batch_start(self, batch, batch_idx):
+        self.budget_scale = self.budget_scale_at(self.global_step)
+
+    def on_train_end(self):
+        self.budget_scale = 1.0  # what is evaluated and coded carries C_block per block
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.anneal_beta()

@@ -16,7 +16,7 @@ class MeanVarPosterior(nn.Module):
         self.mu = nn.Parameter(init_mean.clone())
         self.log_sigma = nn.Parameter(torch.full_like(init_mean, float(log_sigma_init)))
 
-    def moments(self, rho: torch.Tensor, partition: BlockPartition):
+    def moments(self, rho: torch.Tensor, partition: BlockPartition, budget_scale: float = 1.0):
         return self.mu, self.log_sigma.exp()
 
 
@@ -25,23 +25,24 @@ class MeanKLPosterior(nn.Module):
 
     kappa_w = softmax_block(gamma)_w * kappa_block;  mu = rho sqrt(2 kappa_w) tanh(tau);
     sigma^2 = -rho^2 W(-exp(z^2 - 2 kappa_w - 1)),  z = mu / rho.  Each block's KL is
-    kappa_block by construction.
+    kappa_block by construction, or budget_scale * kappa_block while a budget warm-up runs
+    (`init_budget_scale`: the scale at step 0, where tau inverts eq. 6 for the initial means).
     """
 
     def __init__(self, init_mean, rho_init, partition: BlockPartition, kappa_block: float,
-                 halley_steps: int = 0, **_):
+                 halley_steps: int = 0, init_budget_scale: float = 1.0, **_):
         super().__init__()
         self.kappa_block = float(kappa_block)
         self.halley_steps = int(halley_steps)
         counts = partition.block_counts()[partition.block_of].to(init_mean.dtype)
-        bound = rho_init * torch.sqrt(2.0 * self.kappa_block / counts)
+        bound = rho_init * torch.sqrt(2.0 * init_budget_scale * self.kappa_block / counts)
         # Inverse of eq. 6 at gamma = 0 (equal quotas); clipped into the open interval.
         ratio = torch.clamp(init_mean / bound, -1.0 + 1e-6, 1.0 - 1e-6)
         self.tau = nn.Parameter(torch.atanh(ratio))
         self.gamma = nn.Parameter(torch.zeros_like(init_mean))
 
-    def moments(self, rho: torch.Tensor, partition: BlockPartition):
-        kappa = partition.block_softmax(self.gamma) * self.kappa_block
+    def moments(self, rho: torch.Tensor, partition: BlockPartition, budget_scale: float = 1.0):
+        kappa = partition.block_softmax(self.gamma) * (self.kappa_block * budget_scale)
         z = torch.sqrt(2.0 * kappa) * torch.tanh(self.tau)
         # z^2 - 2 kappa - 1 = -2 kappa sech^2(tau) - 1, computed without cancellation.
         log_arg = -2.0 * kappa / torch.cosh(self.tau) ** 2 - 1.0
