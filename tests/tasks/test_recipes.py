@@ -32,7 +32,8 @@ WRITES = {
        for n in (1, 2, 3, 4)},
     "pwfn_variants": ["pwfn_variants.md", "pwfn_variants.tex", "pwfn_table.md", "pwfn_table.tex"],
 }
-RECIPES = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+# The frontier recipes sweep named operating points (hydra/sweeper=points), not a method grid: test_frontier.py.
+RECIPES = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if not p.stem.startswith("frontier"))
 
 
 @pytest.fixture(scope="module")

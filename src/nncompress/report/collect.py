@@ -11,8 +11,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # DataFrame column -> where it lives in the composed config.
 CONFIG_FIELDS = {"method": "method.name", "model": "model.name", "arch": "model.arch", "block": "block",
-                 "seed": "seed", "scale": "scale.name"}
+                 "seed": "seed", "scale": "scale.name", "point": "point"}
 NEVER_STARTED = "job never started (no directory)"
+POINT = "point"  # where a points sweep (hydra/sweeper=points) records each job's operating point
 
 
 def _scalar(text: str):
@@ -46,12 +47,37 @@ def _sweep_params(sweep_dir: Path):
     cfg = OmegaConf.load(path)
     params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None)
     params = OmegaConf.to_container(params) if isinstance(params, DictConfig) else {}
+    points = OmegaConf.select(cfg, "hydra.sweeper.points", default=None)
+    if isinstance(points, DictConfig) and len(points):  # hydra/sweeper=points: one job per named point
+        try:
+            only = OmegaConf.select(cfg, "hydra.sweeper.only", default=None)
+        except Exception:  # an interpolation this file cannot resolve: every point
+            only = None
+        params[POINT] = list(only) if only is not None else list(points)
     for override in OmegaConf.select(cfg, "hydra.overrides.task", default=None) or []:
         key, sep, value = str(override).partition("=")
         if sep and not key.startswith("~"):
             # Hydra lets `seed=0` on the command line replace a recipe's `seed: range(10)`.
             params[key.lstrip("+")] = value
     return params
+
+
+def sweep_points(sweep_dir) -> dict:
+    """{point: [overrides]} of a points sweep (hydra/sweeper=points), from multirun.yaml ({} otherwise)."""
+    path = Path(sweep_dir) / "multirun.yaml"
+    points = OmegaConf.select(OmegaConf.load(path), "hydra.sweeper.points", default=None) if path.exists() else None
+    return OmegaConf.to_container(points) if isinstance(points, DictConfig) else {}
+
+
+def _point_fields(overrides) -> dict:
+    """The CONFIG_FIELDS a point's overrides set (method=vd -> {"method": "vd"}), for jobs that never ran."""
+    fields = {}
+    for override in overrides or []:
+        key, sep, value = str(override).partition("=")
+        key = key.lstrip("+")
+        if sep and key in ("method", "model", "block", "seed"):
+            fields[key] = _scalar(value)
+    return fields
 
 
 def sweep_grid(sweep_dir) -> dict:
@@ -134,7 +160,9 @@ def collect(sweep_dir) -> pd.DataFrame:
         # Single-valued overrides (e.g. scale=quick) still describe the jobs that never started.
         params = _sweep_params(sweep_dir) or {}
         fixed = {k: _expand(params[k])[0] for k in CONFIG_FIELDS if k in params and len(_expand(params[k])) == 1}
-        rows += [{"run_dir": None, "status": "missing", "error": NEVER_STARTED, **fixed, **job}
+        points = sweep_points(sweep_dir)
+        rows += [{"run_dir": None, "status": "missing", "error": NEVER_STARTED, **fixed,
+                  **_point_fields(points.get(str(job.get(POINT)))), **job}
                  for job in jobs if _key(job, keys) not in seen]
     for r in rows:
         r.pop("_overrides", None)
