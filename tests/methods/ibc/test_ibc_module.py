@@ -103,3 +103,16 @@ def test_linear_rate_decay_reaches_zero_at_the_last_step():
     assert seen[8] == [0.0, 0.0]
     constant = build_module(LeNet300100(), 1000, ["vd"], {}).configure_optimizers()
     assert isinstance(constant, torch.optim.Adam)
+    # VD+SWS: the VD rates end at Table 3's for phase 2; the mixture's never change.
+    m = _module("vd_sws", lr_theta=1e-3, lr_log_sigma2=1e-3, lr_decay_steps=4, lr_theta_final=5e-5,
+                lr_log_sigma2_final=1e-4)
+    conf = m.configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    for _ in range(2):
+        opt.step()
+        sched.step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([5.25e-4, 5.5e-4, 1e-4, 1e-4, 3e-3])
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([5e-5, 1e-4, 1e-4, 1e-4, 3e-3])

@@ -27,13 +27,18 @@ class IbcModule(ClassifierModule):
     def __init__(self, net: nn.Module, n_train: int, kl: Optional[SparseVDKL] = None,
                  mixture: Optional[dict] = None, log_sigma2_init: float = -10.0, lr_theta: float = 5e-5,
                  lr_log_sigma2: float = 1e-4, lr_means: float = 1e-4, lr_log_precisions: float = 1e-4,
-                 lr_log_mix: float = 3e-3, lr_decay_steps: int = 0):
+                 lr_log_mix: float = 3e-3, lr_decay_steps: int = 0, lr_theta_final: float = 0.0,
+                 lr_log_sigma2_final: float = 0.0):
         """kl: the sparse-VD term (None: deterministic weights); mixture: MixturePrior's arguments
-        (tau, start_step and the GaussianMixturePrior's), None: no mixture term. lr_decay_steps > 0:
-        every rate falls linearly to 0 over that many steps (Molchanov et al.'s policy); 0: constant
-        (paper 001, Table 3)."""
+        (tau, start_step and the GaussianMixturePrior's), None: no mixture term.
+
+        lr_decay_steps > 0: the rates of θ and log σ² fall linearly from lr_theta / lr_log_sigma2
+        to lr_*_final over that many steps and stay there (Molchanov et al.'s policy, which ends at
+        0; VD+SWS's phase 2 then goes on at Table 3's rates); the mixture's rates stay constant.
+        0: every rate constant (paper 001, Table 3)."""
         super().__init__()
         self.lr_decay_steps = int(lr_decay_steps)
+        self.lr_final = dict(theta=float(lr_theta_final), log_sigma2=float(lr_log_sigma2_final))
         self.n_train = n_train
         self.lrs = dict(theta=lr_theta, log_sigma2=lr_log_sigma2, means=lr_means,
                         log_precisions=lr_log_precisions, log_mix=lr_log_mix)
@@ -182,8 +187,13 @@ class IbcModule(ClassifierModule):
             groups += [{"params": [getattr(self.mixture, k)], "lr": self.lrs[k]}
                        for k in ("means", "log_precisions", "log_mix")]
         opt = torch.optim.Adam(groups)
-        if not self.lr_decay_steps:
+        if not (self.lr_decay_steps and self.variational):
             return opt
-        n = self.lr_decay_steps
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1.0 - step / n))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, [self._decay(k) for k in ("theta", "log_sigma2")]
+                                                  + [lambda step: 1.0] * (len(groups) - 2))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _decay(self, key: str):
+        """The factor on lrs[key] at a step: linear from 1 to lr_final / lr over lr_decay_steps."""
+        n, end = self.lr_decay_steps, self.lr_final[key] / self.lrs[key]
+        return lambda step: end + (1.0 - end) * max(0.0, 1.0 - step / n)
