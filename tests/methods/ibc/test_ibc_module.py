@@ -116,3 +116,14 @@ def test_linear_rate_decay_reaches_zero_at_the_last_step():
         opt.step()
         sched.step()
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([5e-5, 1e-4, 1e-4, 1e-4, 3e-3])
+    # Molchanov et al.'s policy: constant for the first half, then linearly to 0.
+    m = build_module(LeNet300100(), 1000, ["vd"], {"lr_theta": 1e-3, "lr_log_sigma2": 1e-3, "lr_decay_steps": 8,
+                                                   "lr_decay_start": 4})
+    conf = m.configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    seen = []
+    for _ in range(10):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert seen == pytest.approx([1e-3] * 5 + [0.75e-3, 0.5e-3, 0.25e-3, 0.0, 0.0])

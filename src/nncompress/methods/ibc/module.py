@@ -27,17 +27,18 @@ class IbcModule(ClassifierModule):
     def __init__(self, net: nn.Module, n_train: int, kl: Optional[SparseVDKL] = None,
                  mixture: Optional[dict] = None, log_sigma2_init: float = -10.0, lr_theta: float = 5e-5,
                  lr_log_sigma2: float = 1e-4, lr_means: float = 1e-4, lr_log_precisions: float = 1e-4,
-                 lr_log_mix: float = 3e-3, lr_decay_steps: int = 0, lr_theta_final: float = 0.0,
-                 lr_log_sigma2_final: float = 0.0):
+                 lr_log_mix: float = 3e-3, lr_decay_steps: int = 0, lr_decay_start: int = 0,
+                 lr_theta_final: float = 0.0, lr_log_sigma2_final: float = 0.0):
         """kl: the sparse-VD term (None: deterministic weights); mixture: MixturePrior's arguments
         (tau, start_step and the GaussianMixturePrior's), None: no mixture term.
 
-        lr_decay_steps > 0: the rates of θ and log σ² fall linearly from lr_theta / lr_log_sigma2
-        to lr_*_final over that many steps and stay there (Molchanov et al.'s policy, which ends at
-        0; VD+SWS's phase 2 then goes on at Table 3's rates); the mixture's rates stay constant.
+        lr_decay_steps > 0: the rates of θ and log σ² stay at lr_theta / lr_log_sigma2 until step
+        lr_decay_start, fall linearly to lr_*_final at step lr_decay_steps and stay there
+        (Molchanov et al.'s policy: constant for 100 of 200 epochs, then to 0; in VD+SWS phase 2
+        then goes on at Table 3's rates); the mixture's rates stay constant.
         0: every rate constant (paper 001, Table 3)."""
         super().__init__()
-        self.lr_decay_steps = int(lr_decay_steps)
+        self.lr_decay_steps, self.lr_decay_start = int(lr_decay_steps), int(lr_decay_start)
         self.lr_final = dict(theta=float(lr_theta_final), log_sigma2=float(lr_log_sigma2_final))
         self.n_train = n_train
         self.lrs = dict(theta=lr_theta, log_sigma2=lr_log_sigma2, means=lr_means,
@@ -194,6 +195,7 @@ class IbcModule(ClassifierModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def _decay(self, key: str):
-        """The factor on lrs[key] at a step: linear from 1 to lr_final / lr over lr_decay_steps."""
-        n, end = self.lr_decay_steps, self.lr_final[key] / self.lrs[key]
-        return lambda step: end + (1.0 - end) * max(0.0, 1.0 - step / n)
+        """The factor on lrs[key] at a step: 1 until lr_decay_start, then linear to lr_final / lr
+        at lr_decay_steps."""
+        start, n, end = self.lr_decay_start, self.lr_decay_steps, self.lr_final[key] / self.lrs[key]
+        return lambda step: end + (1.0 - end) * min(1.0, max(0.0, (n - step) / (n - start)))
