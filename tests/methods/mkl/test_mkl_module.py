@@ -81,7 +81,6 @@ def test_budget_warmup_kl_at_step_0_and_at_coding():
 
 def test_budget_warmup_config_per_scale():
     from helpers import compose_cfg
-
     from nncompress.methods.base import BuildContext, get_family
 
     paper = compose_cfg(["method=meankl"]).method.budget_warmup
