@@ -37,6 +37,9 @@ def test_records_the_sampled_weights_at_each_step(tmp_path):
     np.testing.assert_array_equal(d["log_sigma2"][1], now[1].astype(np.float32))
     want = np.clip(d["log_sigma2"] - np.log(d["theta"].astype(np.float64) ** 2 + 1e-16), -8, 8)
     np.testing.assert_allclose(d["log_alpha"], want, atol=1e-5)
+    # No trainer: the configured rate (Table 3's 1e-4); Adam's reach after 5 steps is 5 of them.
+    np.testing.assert_array_equal(d["lr_log_sigma2"], [1e-4, 1e-4])
+    np.testing.assert_allclose(d["reach"], [-10.0, -10.0 + 5e-4])
     # Same seed, same weights: two runs of one recipe can be overlaid.
     again = LogAlphaTrajectory(tmp_path / "x", n_weights=200, seed=3)
     (tmp_path / "x").mkdir()

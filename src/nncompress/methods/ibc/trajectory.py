@@ -5,8 +5,8 @@ stops, and this record shows both.
 File `log_alpha_trajectory.npz` beside the run (rewritten at every record, so a crash loses at
 most `every` steps): `step` (T,), `theta`, `log_sigma2` (T, n) float32, `layer` (n,) int16 index
 of the weight's VD layer, `flat_index` (n,) int64 index into the layer's flattened θ,
-`lr_log_sigma2` () the Adam rate of log σ² (Adam moves a parameter by at most about its rate a
-step, so −10 + rate·step bounds how far log σ² can have climbed).
+`lr_log_sigma2` (T,) the Adam rate of log σ² at each record (Adam moves a parameter by at most
+about its rate a step, so the start plus the summed rates bounds how far log σ² can have climbed).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class LogAlphaTrajectory(ExportCallback):
     def __init__(self, run_dir: Path, every: int = 500, n_weights: int = 300, seed: int = 0):
         self.path = Path(run_dir) / FILE
         self.every, self.n_weights, self.seed = int(every), int(n_weights), seed
-        self.steps, self.thetas, self.log_sigma2s = [], [], []
+        self.steps, self.thetas, self.log_sigma2s, self.lrs = [], [], [], []
         self.layer = self.flat_index = None  # the sampled weights, picked at the first record
 
     def _pick(self, layers) -> None:
@@ -51,17 +51,25 @@ class LogAlphaTrajectory(ExportCallback):
             idx = torch.as_tensor(self.flat_index[sel], device=m.theta.device)
             theta[sel] = m.theta.flatten()[idx].float().cpu().numpy()
             log_s2[sel] = m.log_sigma2.flatten()[idx].float().cpu().numpy()
-        self.lr_log_sigma2 = float(module.lrs["log_sigma2"])
+        self.lrs.append(self._rate(module))
         self.steps.append(step)
         self.thetas.append(theta)
         self.log_sigma2s.append(log_s2)
         self.save()
 
+    @staticmethod
+    def _rate(module) -> float:
+        """log σ²'s current rate: from the optimizer where one runs (schedules), else the setting."""
+        trainer = getattr(module, "_trainer", None)
+        if trainer is not None and trainer.optimizers:
+            return float(trainer.optimizers[0].param_groups[1]["lr"])  # groups: θ, log σ², mixture…
+        return float(module.lrs["log_sigma2"])
+
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, step=np.asarray(self.steps, np.int64), theta=np.stack(self.thetas),
                  log_sigma2=np.stack(self.log_sigma2s), layer=self.layer, flat_index=self.flat_index,
-                 lr_log_sigma2=np.float64(self.lr_log_sigma2))
+                 lr_log_sigma2=np.asarray(self.lrs, np.float64))
         tmp.replace(self.path)
 
     def on_train_start(self, trainer, module):
@@ -83,4 +91,7 @@ def load(path) -> dict:
         out = {k: f[k] for k in f.files}
     out["log_alpha"] = log_alpha(torch.from_numpy(out["theta"]), torch.from_numpy(out["log_sigma2"])).numpy()
     out["threshold"] = LOG_ALPHA_DROP
+    lr = np.broadcast_to(out["lr_log_sigma2"], out["step"].shape)  # files with one rate: constant
+    gaps = np.diff(out["step"], prepend=out["step"][:1])
+    out["reach"] = out["log_sigma2"][0].mean() + np.cumsum(np.r_[0.0, lr[:-1]] * gaps)
     return out

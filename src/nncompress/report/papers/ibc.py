@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from nncompress.methods.ibc.trajectory import FILE as TRAJECTORY
@@ -103,11 +104,12 @@ def write_figure_table2(df, out: Path):
 def figure_trajectory(runs: list, out_stem) -> list:
     """log σ² (top) and log α (bottom) of each run's sampled weights over training, one column per
     run: `runs` is [(label, path of log_alpha_trajectory.npz)]. Weights dropped at the end (log α ≥
-    3) in red, kept in blue; the dashed line is Adam's reach, −10 + rate·step, the most log σ² can
-    have climbed, and the dotted one the drop threshold."""
+    3) in red, kept in blue; the dashed line is Adam's reach, the start plus the summed rates of
+    log σ², the most it can have climbed, and the dotted one the drop threshold."""
     if not runs:
         return []
     fig, axes = plt.subplots(2, len(runs), figsize=(4.2 * len(runs), 6), sharey="row", squeeze=False)
+    highest = -np.inf
     for col, (label, path) in enumerate(runs):
         d = load_trajectory(path)
         steps, dropped = d["step"], d["log_alpha"][-1] >= d["threshold"]
@@ -118,14 +120,15 @@ def figure_trajectory(runs: list, out_stem) -> list:
                 if sel.any():
                     ax.plot(steps, d[key][:, sel], color=colour, lw=0.4, alpha=0.35)
             if key == "log_sigma2":
-                start = float(d["log_sigma2"][0].mean())
-                ax.plot(steps, start + float(d["lr_log_sigma2"]) * steps, "k--", lw=1, label="Adam's reach")
+                ax.plot(steps, d["reach"], "k--", lw=1, label="Adam's reach")
+                highest = max(highest, float(d[key].max()))
                 ax.set_title(f"{label}: {dropped.mean():.0%} of {dropped.size} dropped", fontsize=9)
             else:
                 ax.axhline(d["threshold"], color="k", ls=":", lw=1, label="drop threshold")
                 ax.set_xlabel("training step")
             ax.grid(alpha=0.3)
         axes[0, col].legend(fontsize=7, loc="upper left")
+    axes[0, 0].set_ylim(top=highest + 3.0)  # the weights, not the reach of a fast rate, fill the panel
     axes[0, 0].set_ylabel("log σ²")
     axes[1, 0].set_ylabel("log α = log σ² − log θ²")
     fig.tight_layout()
