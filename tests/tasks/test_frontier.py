@@ -102,7 +102,7 @@ def test_frontier_sweep_and_report(tmp_path):
     tiny = ["method.steps.quick=4", "++method.phases.quick=2", "scale.mrc.candidates_log2=4",
             "scale.mrc.finetune_steps=0", "method.steps.paper=4"]
     proc = run_cli(["-m", "experiment=frontier_lenet5", *SYNTHETIC, f"point={','.join(chosen)}", *tiny,
-                    f"paths.pretrained_dir={pre}", f"hydra.sweep.dir={sweep}"], timeout=1200)
+                    f"paths.pretrained_dir={pre}", f"hydra.sweep.dir={sweep}"], timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {p.parent.name: json.loads(p.read_text()) for p in sweep.rglob("results.json")}
     assert sorted(results) == sorted(f"synthetic_{p}_s0" for p in chosen), proc.stderr[-3000:]

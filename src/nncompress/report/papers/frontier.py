@@ -206,7 +206,7 @@ def figure(pts: pd.DataFrame, out_stem, heading: str) -> list:
     if len(front):
         x, y = front["bpw"].to_numpy(), front["error"].to_numpy()
         # the staircase of the attainable region: right from each front point, then down to the next
-        xs = np.append(x, x[-1] * 1.6)
+        xs = np.append(x, max(x[-1], pts["bpw"].max()) * 1.3)  # on to the right of every point
         ys = np.append(y, y[-1])
         ax.step(xs, ys, where="post", color="k", lw=1.0, ls="--", label="Pareto front", zorder=2)
         for _, p in front.iterrows():
