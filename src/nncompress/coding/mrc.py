@@ -3,9 +3,9 @@
 A block with posterior q = N(mu, sigma^2) and coding distribution p = N(0, rho^2) draws K
 candidates w_k = rho * z_k from the shared generator and transmits an index k* drawn with
 probability proportional to q(w_k)/p(w_k) (or the argmax, `selection="argmax"`). Sampling uses
-the Gumbel-max trick with noise indexed by candidate, so the index does not depend on the chunk
-size. Per dimension  log q/p = a z^2 + b z + c  with  a = 1/2 - rho^2/(2 sigma^2),
-b = rho mu / sigma^2,  so the search is two matrix-vector products per chunk.
+the Gumbel-max trick with noise indexed by candidate. The search (`coding.search`: a fast bounded
+pass, optionally one compiled kernel, then exact rescoring of the few candidates it keeps)
+selects an index that depends on the canonical values alone, not on the device or chunk size.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import torch
 from nncompress.coding import bitpack, floats, varint
 from nncompress.coding.arch import read_arch, write_arch
 from nncompress.coding.codec import Codec, Decoded, register
+from nncompress.coding.search import SearchResult, candidate_key, search_block, selection_key  # noqa: F401
 from nncompress.core import generator as G
 from nncompress.core.blocks import BlockPartition
 from nncompress.models.coded import CodedNetwork
@@ -25,44 +26,6 @@ from nncompress.models.spec import ArchSpec
 
 MAX_BITS = 32        # bits per block: 2**32 candidates is beyond any search
 MAX_BLOCK = 1 << 16  # variables per block (the papers use 20-40)
-
-
-def candidate_key(seed: int, block: int) -> int:
-    return G.derive_key(seed, G.STREAM_CANDIDATES, block)
-
-
-def selection_key(seed: int, block: int) -> int:
-    return G.derive_key(seed, G.STREAM_SELECTION, block)
-
-
-@dataclass
-class SearchResult:
-    index: int
-    log_ratio: float  # log q/p of the chosen candidate, nats
-
-
-@torch.no_grad()
-def search_block(seed: int, block: int, mu, sigma, rho, n_candidates: int,
-                 chunk: int = 1 << 16, selection: str = "sample") -> SearchResult:
-    """Pick the index of one block. mu, sigma, rho: 1-D tensors over the block's variables."""
-    if selection not in ("sample", "argmax"):
-        raise ValueError(f"selection must be 'sample' or 'argmax', got '{selection}'")
-    device, dim = mu.device, mu.numel()
-    mu, sigma, rho = (t.float() for t in (mu, sigma, rho))
-    a = 0.5 - rho**2 / (2 * sigma**2)
-    b = rho * mu / sigma**2
-    c = float(torch.sum(torch.log(rho / sigma) - mu**2 / (2 * sigma**2)))
-    ckey, skey = candidate_key(seed, block), selection_key(seed, block)
-    best_score, best_k, best_lr = -math.inf, -1, -math.inf
-    for k0 in range(0, n_candidates, chunk):
-        m = min(chunk, n_candidates - k0)
-        z = G.normals(ckey, k0, m, dim, device)
-        log_ratio = (z * z) @ a + z @ b + c
-        score = log_ratio + G.gumbels(skey, k0, m, device) if selection == "sample" else log_ratio
-        k = int(torch.argmax(score))
-        if float(score[k]) > best_score:
-            best_score, best_k, best_lr = float(score[k]), k0 + k, float(log_ratio[k])
-    return SearchResult(best_k, best_lr)
 
 
 def materialise(seed: int, block: int, index: int, rho: torch.Tensor) -> torch.Tensor:
