@@ -28,6 +28,8 @@ from nncompress.core.errors import Paused
 from nncompress.core.units import LN2
 from nncompress.priors.gaussian import gaussian_kl
 
+FUSED_FROM = 1 << 26  # candidates in a whole run from which fused="auto" compiles the search
+
 
 @dataclass
 class MRCSettings:
@@ -39,6 +41,7 @@ class MRCSettings:
     candidates_log2: Optional[int] = None  # None: = bits_per_block (papers); fewer: a truncated search, same format
     chunk_log2: int = 16  # candidates evaluated per vectorised chunk (memory, not results)
     selection: str = "sample"  # sample: index ~ q/p (MRC); argmax: the best candidate
+    fused: str = "auto"  # pass 1 of the search as one compiled kernel: on, off, auto (on from 2^26 candidates)
     finetune_steps: int = 100  # between blocks (paper 000; the MIRACLE paper used 50)
     checkpoint_seconds: float = 30.0  # save the resumable state at most this often; 0: every block
     stop_after: Optional[int] = None  # code at most this many blocks in this process, then pause
@@ -50,6 +53,13 @@ class MRCSettings:
         if not 0 < log2 <= self.bits_per_block:
             raise ValueError(f"candidates_log2 must be in 1..bits_per_block ({self.bits_per_block}), got {log2}")
         return 1 << log2
+
+    def use_fused(self, n_blocks: int) -> bool:
+        """Whether to compile the search kernel (`coding.scoring`): a one-off cost of seconds to a
+        minute per process (inductor caches it on disk), repaid by searches of 2^26 candidates or more."""
+        if self.fused not in ("auto", "on", "off"):
+            raise ValueError(f"coding.fused must be auto, on or off, got '{self.fused}'")
+        return self.fused == "on" or (self.fused == "auto" and n_blocks * self.n_candidates >= FUSED_FROM)
 
 
 class Codable(Protocol):
@@ -79,14 +89,16 @@ class MRCEncoder:
         self.on_block = on_block
         self.optimizer = None
         self.indices: list = []
-        self.stats = {"search_seconds": 0.0, "finetune_seconds": 0.0, "kl_bits": [], "log_ratio": []}
+        self.stats = {"search_seconds": 0.0, "finetune_seconds": 0.0, "block_seconds": 0.0, "kl_bits": [],
+                      "log_ratio": [], "rescored": []}
+        self.fused = cfg.use_fused(module.partition.n_blocks)
 
     # -- state --------------------------------------------------------------------------
     def fingerprint(self) -> str:
         rho = self.m.prior.rho().detach().cpu().numpy().tobytes()
         # Only what changes the result: when to save or pause, or whether to show progress, does not.
         cfg = {k: v for k, v in asdict(self.cfg).items()
-               if k not in ("name", "block_size", "checkpoint_seconds", "stop_after", "progress")}
+               if k not in ("name", "block_size", "checkpoint_seconds", "stop_after", "progress", "fused")}
         cfg.update(batch_size=self.batch_size, lr=self.lr)
         desc = json.dumps({"cfg": cfg, "seed": self.seed, "kind": self.m.kind,
                            "n": self.m.network.n_coded, "bs": self.m.partition.block_size})
@@ -141,13 +153,14 @@ class MRCEncoder:
             kl_bits = float(gaussian_kl(mu, sigma, rho).sum()) / LN2
         t0 = time.perf_counter()
         found = search_block(self.seed, b, mu, sigma, rho, self.cfg.n_candidates,
-                             chunk=1 << self.cfg.chunk_log2, selection=self.cfg.selection)
+                             chunk=1 << self.cfg.chunk_log2, selection=self.cfg.selection, fused=self.fused)
         self.stats["search_seconds"] += time.perf_counter() - t0
         values = materialise(self.seed, b, found.index, rho)
         self.m.fix_block(b, members, values.to(self.m.device), mu, sigma)
         self.indices.append(found.index)
         self.stats["kl_bits"].append(kl_bits)
         self.stats["log_ratio"].append(found.log_ratio)
+        self.stats.setdefault("rescored", []).append(found.rescored)
         return kl_bits, found
 
     def run(self) -> MRCPayload:
@@ -161,6 +174,7 @@ class MRCEncoder:
         bar = tqdm(range(start, nb), total=nb, initial=start, desc="MRC coding", unit="block",
                    disable=not self.cfg.progress, dynamic_ncols=True)
         for b in bar:
+            t_block = time.perf_counter()
             kl_bits, found = self.code_block(b)
             t0 = time.perf_counter()
             self.finetune(b)
@@ -173,6 +187,8 @@ class MRCEncoder:
             if self.on_block is not None:
                 self.on_block(b, {"coding/block": b, "coding/kl_bits": kl_bits,
                                   "coding/log_ratio_bits": found.log_ratio / LN2})
+            # All of a block: search, fine-tuning and the overhead around them (moments, checkpoints, logs).
+            self.stats["block_seconds"] = self.stats.get("block_seconds", 0.0) + time.perf_counter() - t_block
             if paused:
                 bar.close()
                 raise Paused(f"coding paused after block {b + 1} of {nb}")

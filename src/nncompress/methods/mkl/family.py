@@ -70,6 +70,9 @@ class MklFamily(Family):
             "kl_bits_per_block_max": stats.get("kl_bits_per_block_max"),
             "kl_bits_at_coding_mean": float(np.mean(stats["kl_bits"])),
             "search_seconds": stats["search_seconds"], "finetune_seconds": stats["finetune_seconds"],
+            # Time of the block loop outside the search and the fine-tuning steps (moments, checkpoints, logs).
+            "coding_overhead_seconds": stats.get("block_seconds", 0.0) - stats["search_seconds"]
+            - stats["finetune_seconds"],
             "coding_seconds": time.perf_counter() - t0}
 
     def after_decode(self, module: MiracleModule, decoded, cfg, ctx: BuildContext) -> dict:
