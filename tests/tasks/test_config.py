@@ -44,7 +44,13 @@ def test_paper_001_sparse_vd_runs_200_epochs_at_batch_100():
     assert (vd.dataset.batch_size, vd.method.train_steps) == (100, 200 * epoch)
     assert (both.dataset.batch_size, both.method.module.phase1_steps, both.method.train_steps) == \
         (100, 200 * epoch, 250 * epoch)
-    assert (vd.method.module.lr_theta, vd.method.module.lr_log_sigma2) == (5e-5, 1e-4)  # Table 3
+    # Molchanov et al.'s policy by default: 1e-3 for 100 epochs, then linearly to 0 at 200.
+    m = vd.method.module
+    assert (m.lr_theta, m.lr_log_sigma2, m.lr_decay_start, m.lr_decay_steps) == (1e-3, 1e-3, 100 * epoch, 200 * epoch)
+    m = _compose(["method=vd", "method.schedule=table3"]).method.module  # the literal Table 3 rates
+    assert (m.lr_theta, m.lr_log_sigma2, m.lr_decay_steps) == (5e-5, 1e-4, 0)
+    m = both.method.module  # VD+SWS: phase 1 as VD, ending at Table 3's rates for phase 2
+    assert (m.lr_decay_steps, m.lr_theta_final, m.lr_log_sigma2_final, m.lr_means) == (200 * epoch, 5e-5, 1e-4, 1e-4)
     assert _compose(["method=baseline", "model=lenet300_100"]).dataset.batch_size == 200
     quick = _compose(["method=vd", "scale=quick"])
     assert (quick.dataset.batch_size, quick.method.train_steps) == (200, 1000)
