@@ -83,6 +83,17 @@ def test_int32_hashing_is_the_generators():
     assert torch.equal(scoring._mix_i32(words.to(torch.int32)).to(torch.int64) & G.MASK32, G.mix32(words))
 
 
+def test_padding_adds_nothing():
+    """A short block padded to a longer kernel (zero coefficients) scores the same, up to the
+    order in which a reduction adds the same terms."""
+    mu, sigma, rho = _block(7, 3)
+    coef = S.Coefficients.of(mu, sigma, rho)
+    args = (S.candidate_key(0, 1), S.selection_key(0, 1), 0, 500)
+    own = scoring.eager_pass1(*args, scoring.pack(coef.a, coef.b, "cpu"), coef.c, S.eps(7), True)
+    padded = scoring.eager_pass1(*args, scoring.pack(coef.a, coef.b, "cpu", pad_to=30), coef.c, S.eps(7), True)
+    assert torch.allclose(own[0], padded[0], rtol=1e-6, atol=1e-6) and torch.allclose(own[1], padded[1], rtol=1e-6)
+
+
 def test_fused_failure_falls_back_to_the_eager_pass(monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("no compiler")

@@ -76,10 +76,12 @@ def _scores(h1, h2, hs, coef, c, bound, sample: bool):
     return s, w * bound
 
 
-def pack(a, b, device) -> torch.Tensor:
-    """Coefficients a, b [d] -> float32 [4, P, 2] (a, b, |a|, |b|), zero beyond d (adds nothing)."""
+def pack(a, b, device, pad_to: int = 0) -> torch.Tensor:
+    """Coefficients a, b [d] -> float32 [4, P, 2] (a, b, |a|, |b|), P = ceil(max(d, pad_to) / 2),
+    zero beyond d: a zero coefficient adds nothing (the bound covers the sum's order), so one
+    kernel serves shorter blocks."""
     dim = len(a)
-    pairs = (dim + 1) // 2
+    pairs = (max(dim, pad_to) + 1) // 2
     out = torch.zeros(4, 2 * pairs, dtype=torch.float32)
     out[:, :dim] = torch.stack([a, b, a.abs(), b.abs()]).to(torch.float32)
     return out.view(4, pairs, 2).to(device)

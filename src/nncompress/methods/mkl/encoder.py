@@ -153,7 +153,8 @@ class MRCEncoder:
             kl_bits = float(gaussian_kl(mu, sigma, rho).sum()) / LN2
         t0 = time.perf_counter()
         found = search_block(self.seed, b, mu, sigma, rho, self.cfg.n_candidates,
-                             chunk=1 << self.cfg.chunk_log2, selection=self.cfg.selection, fused=self.fused)
+                             chunk=1 << self.cfg.chunk_log2, selection=self.cfg.selection, fused=self.fused,
+                             pad_to=self.m.partition.block_size)
         self.stats["search_seconds"] += time.perf_counter() - t0
         values = materialise(self.seed, b, found.index, rho)
         self.m.fix_block(b, members, values.to(self.m.device), mu, sigma)
