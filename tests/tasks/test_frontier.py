@@ -67,7 +67,8 @@ def test_every_job_composes(recipe, scale):
         for o in sweeper["points"][point]:  # every knob of the point lands in the config
             key, value = o.split("=", 1)
             if key not in ("method", "model", "importance", "init_from"):
-                assert float(OmegaConf.select(c, key)) == float(value), (point, key)
+                got = OmegaConf.select(c, key)
+                assert (str(got) == value if isinstance(got, str) else float(got) == float(value)), (point, key)
         if c.method.name in ("vd", "sws", "vd_sws", "pwfn", "rd"):
             assert c.init_from == "auto", point  # the shared baseline
         if c.method.name in ("meanvar", "meankl"):
