@@ -53,8 +53,9 @@ def test_pass1_within_its_bound(dim, kind, sample, one_thread):
     mu, sigma, rho = _block(dim, 5, kind)
     coef = S.Coefficients.of(mu, sigma, rho)
     packed = scoring.pack(coef.a, coef.b, "cpu")
-    s, e = scoring.eager_pass1(S.candidate_key(0, 2), S.selection_key(0, 2), 0, 4096, packed, coef.c,
-                               S.eps(dim), sample)
+    s, e, hi, lo = scoring.eager_pass1(S.candidate_key(0, 2), S.selection_key(0, 2), 0, 4096, packed, coef.c,
+                                       S.eps(dim), sample)
+    assert torch.equal(hi, s + e) and float(lo) == float((s - e).max())
     exact, _ = _exact_all(0, 2, mu, sigma, rho, 4096, sample)
     assert bool(torch.all((s.double() - exact).abs() <= e.double()))
 
@@ -78,7 +79,7 @@ def test_int32_hashing_is_the_generators():
         i32 = scoring._fused(torch.tensor(scoring._s32(k0), dtype=torch.int32),
                              torch.tensor([scoring._s32(123456789), scoring._s32(987654321)], dtype=torch.int32),
                              packed, torch.tensor(coef.c), torch.tensor(S.eps(9)), 300, True)
-        assert torch.equal(ref[0], i32[0]) and torch.equal(ref[1], i32[1])
+        assert all(torch.equal(r, i) for r, i in zip(ref, i32))
     words = torch.arange(2**32 - 1000, 2**32, dtype=torch.int64)
     assert torch.equal(scoring._mix_i32(words.to(torch.int32)).to(torch.int64) & G.MASK32, G.mix32(words))
 
@@ -108,7 +109,7 @@ def test_fused_failure_falls_back_to_the_eager_pass(monkeypatch):
 
 def test_fused_disagreeing_kernel_is_refused(monkeypatch):
     def off_by_one(fn, **_):
-        return lambda *args: (fn(*args)[0] + 1.0, fn(*args)[1])
+        return lambda *args: (fn(*args)[0] + 1.0, *fn(*args)[1:])
 
     monkeypatch.setattr(torch, "compile", off_by_one)
     monkeypatch.setattr(scoring, "_KERNELS", {})
@@ -125,7 +126,7 @@ def test_compiled_kernel_selects_the_eager_index():
     coef = S.Coefficients.of(mu, sigma, rho)
     packed = scoring.pack(coef.a, coef.b, "cpu")
     kernel = scoring.fused_pass1("cpu", packed.shape[1], 1 << 12, True)
-    s, e = kernel(S.candidate_key(0, 6), S.selection_key(0, 6), 0, 1 << 12, packed, coef.c, S.eps(30), True)
+    s, e, _, _ = kernel(S.candidate_key(0, 6), S.selection_key(0, 6), 0, 1 << 12, packed, coef.c, S.eps(30), True)
     exact, _ = _exact_all(0, 6, mu, sigma, rho, 1 << 12, True)
     assert bool(torch.all((s.double() - exact).abs() <= e.double()))
     for block in range(3):

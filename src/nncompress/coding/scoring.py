@@ -88,7 +88,8 @@ def pack(a, b, device, pad_to: int = 0) -> torch.Tensor:
 
 
 def eager_pass1(ckey: int, skey: int, k0: int, m: int, coef, c: float, bound: float, sample: bool):
-    """Pass 1 of candidates k0 .. k0+m-1, hashing with core.generator (int64): (S~, E) float32 [m]."""
+    """Pass 1 of candidates k0 .. k0+m-1, hashing with core.generator (int64): (S~, E, S~ + E)
+    float32 [m] and max(S~ - E) 0-d."""
     device, pairs = coef.device, coef.shape[1]
     k = torch.arange(k0, k0 + m, dtype=torch.int64, device=device)
     offsets = (torch.arange(pairs, dtype=torch.int64, device=device) * G._GOLDEN) & G.MASK32
@@ -96,18 +97,24 @@ def eager_pass1(ckey: int, skey: int, k0: int, m: int, coef, c: float, bound: fl
     h2 = G.mix32(h1 ^ G._SALT)
     hs = G.uint32(skey, k) if sample else None
     scalar = dict(dtype=torch.float32, device=device)
-    return _scores(h1, h2, hs, coef, torch.tensor(c, **scalar), torch.tensor(bound, **scalar), sample)
+    return _with_limits(*_scores(h1, h2, hs, coef, torch.tensor(c, **scalar), torch.tensor(bound, **scalar), sample))
+
+
+def _with_limits(s, e):
+    """(S~, E, S~ + E, max(S~ - E)): what the search keeps a candidate by, reduced in the kernel."""
+    return s, e, s + e, (s - e).max()
 
 
 def _fused(k0, keys, coef, c, bound, m: int, sample: bool):
-    """What torch.compile fuses: int32 hashing of m candidates from k0 (int32 0-d), then _scores."""
+    """What torch.compile fuses: int32 hashing of m candidates from k0 (int32 0-d), then _scores
+    and _with_limits."""
     k = k0 + torch.arange(m, dtype=torch.int32, device=coef.device)
     pairs = coef.shape[1]
     offsets = torch.tensor([_s32(p * G._GOLDEN) for p in range(pairs)], dtype=torch.int32, device=coef.device)
     h1 = _mix_i32(_mix_i32(_mix_i32(k) ^ keys[0])[:, None] + offsets)
     h2 = _mix_i32(h1 ^ _s32(G._SALT))
     hs = _mix_i32(_mix_i32(k) ^ keys[1]) if sample else None
-    return _scores(h1, h2, hs, coef, c, bound, sample)
+    return _with_limits(*_scores(h1, h2, hs, coef, c, bound, sample))
 
 
 class FusedPass1:
@@ -125,13 +132,13 @@ class FusedPass1:
         self.ok = False
 
     def __call__(self, ckey: int, skey: int, k0: int, m: int, coef, c: float, bound: float, sample: bool):
-        """(S~, E) of candidates k0 .. k0+m-1 (m <= self.m: the kernel evaluates self.m, counters wrap)."""
+        """As eager_pass1, for candidates k0 .. k0+m-1 (m <= self.m: the kernel evaluates self.m)."""
         dev = coef.device
         keys = torch.tensor([_s32(ckey), _s32(skey)], dtype=torch.int32, device=dev)
         scalar = dict(dtype=torch.float32, device=dev)
-        s, e = self.fn(torch.tensor(_s32(k0), dtype=torch.int32, device=dev), keys, coef,
-                       torch.tensor(c, **scalar), torch.tensor(bound, **scalar), self.m, self.sample)
-        return s[:m], e[:m]
+        out = self.fn(torch.tensor(_s32(k0), dtype=torch.int32, device=dev), keys, coef,
+                      torch.tensor(c, **scalar), torch.tensor(bound, **scalar), self.m, self.sample)
+        return out if m == self.m else _with_limits(out[0][:m], out[1][:m])
 
 
 def fused_pass1(device, pairs: int, m: int, sample: bool) -> FusedPass1:

@@ -96,16 +96,16 @@ def _checked(kernel: scoring.FusedPass1, args: tuple):
     """The fused kernel's first chunk, compared once with the eager pass 1 (hash words and bound):
     each S~ must lie within both bounds of the other. On any failure the eager pass takes over."""
     try:
-        s, e = kernel(*args)
+        out = kernel(*args)
     except Exception as exc:  # noqa: BLE001 - compiling happens at the first call; any failure: eager
         kernel.fail(f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}")
         return scoring.eager_pass1(*args)
-    s_ref, e_ref = scoring.eager_pass1(*args)
-    if not bool(torch.all((s - s_ref).abs() <= e + e_ref)):
+    ref = scoring.eager_pass1(*args)
+    if not bool(torch.all((out[0] - ref[0]).abs() <= out[1] + ref[1])):
         kernel.fail("its scores disagree with the eager pass beyond the bound")
-        return s_ref, e_ref
+        return ref
     kernel.checked = True
-    return s, e
+    return out
 
 
 @torch.no_grad()
@@ -129,16 +129,15 @@ def search_block(seed: int, block: int, mu, sigma, rho, n_candidates: int, chunk
     for k0 in range(0, n_candidates, m_max):
         args = (ckey, skey, k0, min(m_max, n_candidates - k0), packed, coef.c, eps(dim), sample)
         if kernel is None or not kernel.ok:
-            s, e = scoring.eager_pass1(*args)
+            _, _, hi, lo = scoring.eager_pass1(*args)
         elif kernel.checked:
-            s, e = kernel(*args)
+            _, _, hi, lo = kernel(*args)
         else:
-            s, e = _checked(kernel, args)
-        lo = float((s - e).max())
+            _, _, hi, lo = _checked(kernel, args)
+        lo = float(lo)
         if math.isnan(lo):
             raise ValueError(f"block {block}: the log-ratio is not a number (mu, sigma or rho not finite)")
         best_lo = max(best_lo, lo)
-        hi = s + e
         idx = torch.nonzero(hi >= best_lo).flatten()
         kept_k.append(idx.cpu() + k0)
         kept_hi.append(hi[idx].double().cpu())
