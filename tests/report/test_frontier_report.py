@@ -113,11 +113,11 @@ def test_points_and_table_columns(tmp_path):
     assert "| MIRACLE Mean-KL | block 20, 20 bits | 3,151 | 0.0585 | 547× | 555× | 2.20 | ✓ |" in lines
     assert "| sparse VD | τ₁ 4 | 27,000 | 0.501 | 64.0× | 68.0× | 1.30 ± 0.10 | ✓ |" in lines
     assert "| SWS | τ₂ 0.1 | 30,000 | 0.557 | 57.5× | 60.0× | 3.00 |  |" in lines
-    assert "| PWFN | α 2^-3 | 174,610 | 3.24 | 9.9× | 10.0× | 0.70 | ✓ |" in lines
+    assert "| PWFN | α 2⁻³ | 174,610 | 3.24 | 9.9× | 10.0× | 0.70 | ✓ |" in lines
     assert "| L2 (dense) | weight decay 0.0005 | (1,724,320) | 32 | 1.0× | 1.0× | 1.00 |  |" in lines
     assert "- failed: method=rd seed=0 point=rd_prune_k0.1 — RuntimeError: boom" in lines
     assert "- missing: method=rd seed=1 point=rd_quant_b2 — job never started (no directory)" in lines
-    assert r"$\tau_1$ 4" in tex and r"\checkmark" in tex and r"\toprule" in tex
+    assert r"$\alpha$ $2^{-3}$" in tex and r"$\tau_1$ 4" in tex and r"\checkmark" in tex and r"\toprule" in tex
 
 
 def test_report_cli_writes_figure_and_table(tmp_path):

@@ -17,6 +17,7 @@ Compression's counted bits; rd: 1 / kept fraction or section 5.3's r), PWFN's en
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -42,6 +43,7 @@ DATA_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "C
                "synthetic": "synthetic"}
 ARCH_LABELS = {"lenet5": "LeNet-5", "lenet300_100": "LeNet-300-100", "mlp": "MLP 784-256-256-10",
                "cifar_cnn": "CIFAR CNN", "resnet18": "ResNet-18"}
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 COLUMNS = ("method", "setting", "bytes", "bits / weight", "ratio (file)", "ratio (paper acct.)", "error %", "front")
 
 
@@ -84,12 +86,12 @@ def _select(cfg, key):
 
 
 def _g(v) -> str:
-    """A knob's value: 2^-k for powers of two below 1, else %g."""
+    """A knob's value: 2⁻ᵏ for powers of two below 1 (2⁻¹¹), else %g."""
     if v is None:
         return "?"
     v = float(v)
     if 0 < v < 1 and float(np.log2(v)).is_integer():
-        return f"2^{int(np.log2(v))}"
+        return "2" + str(int(np.log2(v))).translate(SUPERSCRIPT)
     return f"{v:g}"
 
 
@@ -175,6 +177,12 @@ def title(dataset, arch) -> str:
     return f"{ARCH_LABELS.get(arch, arch)} on {DATA_LABELS.get(dataset, dataset)}"
 
 
+def _tex_powers(text: str) -> str:
+    """2⁻¹¹ -> $2^{-11}$."""
+    plain = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    return re.sub("2([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: f"$2^{{{m.group(1).translate(plain)}}}$", text)
+
+
 def table(pts: pd.DataFrame, df: pd.DataFrame | None = None) -> tuple:
     """Markdown and LaTeX tables of one (dataset, arch) group of `points`, by bits per weight."""
     md = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
@@ -185,8 +193,8 @@ def table(pts: pd.DataFrame, df: pd.DataFrame | None = None) -> tuple:
         cells = _cells(p)
         md.append("| " + " | ".join(cells) + " |")
         tex.append(" & ".join(tex_cell(c).replace("✓", r"$\checkmark$").replace("τ₁", r"$\tau_1$")
-                              .replace("τ₂", r"$\tau_2$").replace("α", r"$\alpha$").replace("2^", r"2\^{}")
-                              for c in cells) + r" \\")
+                              .replace("τ₂", r"$\tau_2$").replace("α", r"$\alpha$")
+                              for c in map(_tex_powers, cells)) + r" \\")
     tex += [r"\bottomrule", r"\end{tabular}"]
     if df is not None:
         issues = problems(df, METHODS)
