@@ -3,12 +3,14 @@
     python -m nncompress.bench --out bench/results.json [--device cpu|cuda] [--blocks 16] [--full]
                                [--only mkl,ibc,rd,pwfn,fuzz] [--fuzz-cases 3000]
 
-1. candidate search: normals evaluated per second by the MRC search (generator + log-ratio +
-   Gumbel selection), as a ratio to merely drawing as many normals with torch.randn;
+1. candidate search: normals evaluated per second by the MRC search (pass 1 fused into one
+   compiled kernel, eager, and the search before issue 11), each as a ratio of throughput to
+   merely drawing as many normals with torch.randn (`candidate_search_over_randn`, target beside it);
 2. training step of Mean-Var and Mean-KL as ratios to the deterministic LeNet-5 step, batch 200;
-3. coding LeNet-5 at block 30 (828 blocks, 2^20 candidates): search seconds per block measured
-   on --blocks blocks and extrapolated (or all blocks with --full), fine-tuning (100 steps per
-   block) counted separately from the measured step time;
+3. coding LeNet-5 at block 30 (828 blocks, 2^20 candidates) with the real encoder: search and
+   per-block overhead measured on --blocks blocks and extrapolated (or all blocks with --full),
+   `lenet5_block30_coding_seconds` and `per_block_overhead` with their targets; fine-tuning (100
+   steps per block) counted separately from the measured step time;
 4. mixture prior (paper 001) over LeNet-300-100's 266,200 weights, 17 components: the fused
    NLL with its gradients against autograd through the per-weight log density, and the
    VD / SWS / VD+SWS training steps of LeNet-300-100 as ratios to its deterministic step;

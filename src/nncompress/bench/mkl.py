@@ -2,14 +2,20 @@
 training steps against the deterministic one, and coding LeNet-5 at block 30 (2^20 candidates)."""
 from __future__ import annotations
 
+import math
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from nncompress.bench.timing import interleaved, median_seconds, sync
-from nncompress.coding.mrc import search_block
+from nncompress.bench.timing import interleaved
+from nncompress.coding.search import candidate_key, search_block, selection_key
+from nncompress.core import generator as G
+from nncompress.core.errors import Paused
 from nncompress.methods.baseline import BaselineModule
+from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings
 from nncompress.methods.mkl.module import MiracleModule
 from nncompress.models.coded import CodedNetwork
 from nncompress.models.spec import ArchSpec
@@ -17,23 +23,61 @@ from nncompress.models.spec import ArchSpec
 PAPER_LENET5 = ArchSpec("lenet5", {"conv2": 2, "fc1": 64})
 
 
-def bench_search(device, log2_k=18, dim=30, repeats=5) -> dict:
+def _legacy_search(seed, block, mu, sigma, rho, n_candidates, chunk=1 << 16):
+    """The search before issue 11 (float32 normals from the eager generator, two matrix-vector
+    products, Gumbel argmax per chunk), kept here as the 'before' of the ratio."""
+    a = 0.5 - rho**2 / (2 * sigma**2)
+    b = rho * mu / sigma**2
+    c = float(torch.sum(torch.log(rho / sigma) - mu**2 / (2 * sigma**2)))
+    ckey, skey = candidate_key(seed, block), selection_key(seed, block)
+    best = (-math.inf, -1)
+    for k0 in range(0, n_candidates, chunk):
+        m = min(chunk, n_candidates - k0)
+        z = G.normals(ckey, k0, m, len(mu), mu.device)
+        score = (z * z) @ a + z @ b + c + G.gumbels(skey, k0, m, mu.device)
+        k = int(torch.argmax(score))
+        best = max(best, (float(score[k]), k0 + k))
+    return best[1]
+
+
+def bench_search(device, log2_k=18, dim=30, repeats=5, rounds=3) -> dict:
+    """Normals per second of the search, fused (one compiled kernel) and eager, beside the search
+    before issue 11, as ratios of throughput to torch.randn drawing as many normals; timed in turn,
+    round after round. Target (issue 11): fused >= 0.5 of randn on a CPU, >= 0.7 on a GPU."""
     k = 1 << log2_k
     g = torch.Generator().manual_seed(0)
     mu = (torch.randn(dim, generator=g) * 0.05).to(device)
     sigma = (torch.rand(dim, generator=g) * 0.05 + 0.02).to(device)
     rho = torch.full((dim,), 0.1, device=device)
-    search = median_seconds(lambda: search_block(0, 0, mu, sigma, rho, k, chunk=1 << 16), repeats, device)
-
-    def randn_only():
-        for _ in range(k >> 16):
-            torch.randn(1 << 16, dim, device=device)
-
-    randn = median_seconds(randn_only, repeats, device)
+    t0 = time.perf_counter()
+    fused = search_block(0, 0, mu, sigma, rho, k, chunk=1 << 16, fused=True)  # compiles (or loads) the kernel
+    compile_seconds = time.perf_counter() - t0
+    eager = search_block(0, 0, mu, sigma, rho, k, chunk=1 << 16)
+    fns = {
+        "randn": lambda: [torch.randn(1 << 16, dim, device=device) for _ in range(k >> 16)],
+        "fused": lambda: search_block(0, 0, mu, sigma, rho, k, chunk=1 << 16, fused=True),
+        "eager": lambda: search_block(0, 0, mu, sigma, rho, k, chunk=1 << 16),
+        "legacy": lambda: _legacy_search(0, 0, mu, sigma, rho, k),
+    }
+    t = interleaved(fns, device, repeats, rounds)
     n = k * dim
-    return {"normals": n, "search_seconds": search, "randn_seconds": randn,
-            "search_normals_per_second": n / search, "randn_normals_per_second": n / randn,
-            "search_over_randn_time_ratio": search / randn}
+    gpu = torch.device(device).type == "cuda"
+    out = {"normals": n, "fused_same_index_as_eager": fused == eager, "fused_kernel_ok": fused_ok(device, dim),
+           "fused_first_call_seconds": compile_seconds, "rescored_candidates": fused.rescored,
+           **{f"{name}_seconds": v for name, v in t.items()},
+           **{f"{name}_normals_per_second": n / v for name, v in t.items()}}
+    for name in ("fused", "eager", "legacy"):
+        out[f"{name}_over_randn_throughput"] = t["randn"] / t[name]
+    out["candidate_search_over_randn"] = {"value": out["fused_over_randn_throughput"], "target": 0.7 if gpu else 0.5,
+                                          "target_op": ">=", "before": out["legacy_over_randn_throughput"]}
+    out["search_over_randn_time_ratio"] = t["fused"] / t["randn"]
+    return out
+
+
+def fused_ok(device, dim) -> bool:
+    from nncompress.coding.scoring import _KERNELS
+
+    return any(k.ok and k.checked for sig, k in _KERNELS.items() if sig[0] == str(torch.device(device)))
 
 
 def bench_steps(device, batch=200, repeats=10, rounds=5) -> dict:
@@ -69,26 +113,48 @@ def bench_steps(device, batch=200, repeats=10, rounds=5) -> dict:
     out = {f"{k}_step_seconds": v for k, v in interleaved(steps, device, repeats, rounds).items()}
     for kind in ("meanvar", "meankl"):
         out[f"{kind}_over_baseline_step_ratio"] = out[f"{kind}_step_seconds"] / out["baseline_step_seconds"]
+    # Issue 11, target 3: the fine-tuning step (the Mean-KL step above) is unchanged; its profile on
+    # this CPU is the LeNet-5 forward/backward (convolutions ~60 %, max-pool ~17 %, fc ~7 %),
+    # moments, sample and Adam a few per cent together: nothing the same math can cut by 30 %.
+    out["finetune_step_ratio"] = {"value": 1.0, "target": 0.7, "target_op": "<=", "met": False,
+                                  "note": "step unchanged; convolutions dominate its profile (see issue 11 note)"}
     return out
 
 
 def bench_coding(device, n_blocks_measured=16, full=False, finetune_steps=100, step_seconds=None) -> dict:
+    """Coding LeNet-5 at block 30 (828 blocks) with 2^20 candidates, fine-tuning excluded: the
+    search (fused) timed on `n_blocks_measured` blocks of a real encoder run (or all with --full),
+    and the encoder's per-block overhead (moments, selection, fixing, checkpoints) from the same
+    run; totals extrapolated to all blocks unless --full. Target (issue 11): <= 150 s on this CPU."""
     torch.manual_seed(0)
     m = MiracleModule(CodedNetwork(PAPER_LENET5), "meankl", block_size=30).to(device)
     m.setup()
-    with torch.no_grad():
-        mu, sigma, rho = m.moments()
     nb = m.partition.n_blocks
     todo = nb if full else min(n_blocks_measured, nb)
-    t0 = time.perf_counter()
-    for b in range(todo):
-        idx = m.partition.members(b)
-        search_block(0, b, mu[idx], sigma[idx], rho[idx], 1 << 20, chunk=1 << 16)
-    sync(device)
-    per_block = (time.perf_counter() - t0) / todo
-    out = {"n_blocks": nb, "blocks_measured": todo, "search_seconds_per_block": per_block,
-           "search_seconds_total": per_block * nb, "extrapolated": not full}
+    x = torch.randn(64, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (64,), device=device)
+    cfg = MRCSettings(block_size=30, finetune_steps=0, progress=False, fused="on", stop_after=todo,
+                      checkpoint_seconds=30.0)
+    search_block(0, 0, *(t[:30] for t in m.moments()), 1 << 16, fused=True)  # the kernel, compiled or loaded
+    with tempfile.TemporaryDirectory() as tmp:
+        enc = MRCEncoder(m, x, y, cfg, seed=0, batch_size=64, lr=1e-3, state_path=Path(tmp) / "state.pt")
+        t0 = time.perf_counter()
+        try:
+            enc.run()
+        except Paused:
+            pass
+        wall = time.perf_counter() - t0
+    st = enc.stats
+    search = st["search_seconds"] / todo
+    overhead = (st["block_seconds"] - st["search_seconds"] - st["finetune_seconds"]) / todo
+    out = {"n_blocks": nb, "blocks_measured": todo, "extrapolated": not full, "wall_seconds_measured": wall,
+           "search_seconds_per_block": search, "overhead_seconds_per_block": overhead,
+           "rescored_candidates_max": max(st["rescored"]), "search_seconds_total": search * nb,
+           "per_block_overhead": {"value": overhead, "target": 0.05 * search, "target_op": "<=",
+                                  "note": "seconds per block outside search and fine-tuning; target 5 % of the search"},
+           "lenet5_block30_coding_seconds": {"value": (search + overhead) * nb, "target": 150.0, "target_op": "<=",
+                                             "extrapolated": not full, "note": "fine-tuning excluded"}}
     if step_seconds is not None:
         out["finetune_seconds_total"] = step_seconds * finetune_steps * (nb - 1)
-        out["coding_seconds_total"] = out["search_seconds_total"] + out["finetune_seconds_total"]
+        out["coding_seconds_total"] = (search + overhead) * nb + out["finetune_seconds_total"]
     return out
