@@ -11,9 +11,10 @@
    per-block overhead measured on --blocks blocks and extrapolated (or all blocks with --full),
    `lenet5_block30_coding_seconds` and `per_block_overhead` with their targets; fine-tuning (100
    steps per block) counted separately from the measured step time;
-4. mixture prior (paper 001) over LeNet-300-100's 266,200 weights, 17 components: the fused
-   NLL with its gradients against autograd through the per-weight log density, and the
-   VD / SWS / VD+SWS training steps of LeNet-300-100 as ratios to its deterministic step;
+4. mixture prior (paper 001) over LeNet-300-100's 266,200 weights, 17 components: the NLL with
+   its gradients by kernel (compiled, eager, eager at the old block size) against autograd through
+   the per-weight log density, and the VD / SWS / VD+SWS training steps of LeNet-300-100 as
+   ratios to its deterministic step, beside the old kernel's and the target (4.0, issue 11);
 5. importance estimators (paper 003) over 60,000 MNIST inputs of its MLP: fisher, gradient, the
    public code's mini-batch gradient, the Hessian diagonals;
 6. PWFN fixing rounds (paper 002) over 11 M weights (ResNet-18 size);
