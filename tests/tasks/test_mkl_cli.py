@@ -9,18 +9,18 @@ from helpers import ROOT
 from helpers import run_cli as _run
 
 pytestmark = pytest.mark.slow
+# Paper architecture and block layout; few steps and a truncated search keep it to ~1 minute.
+# The warm-up off (as at paper scale) keeps the golden digest, which pins the coder, not quick training.
+ARGS = ["method=meankl", "block=30", "scale=quick", "method.steps.quick=60",
+        "method.budget_warmups.quick.factor=1.0", "method.budget_warmups.quick.steps=0",
+        "coding.candidates_log2=8", "coding.finetune_steps=0", "coding.progress=false", "trainer.progress_bar=false"]
 GOLDEN = json.loads((ROOT / "tests" / "expected" / "golden_files.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def coded_run(real_data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    # Paper architecture and block layout; few steps and a truncated search keep it to ~1 minute.
-    # The warm-up off (as at paper scale) keeps the golden digest, which pins the coder, not quick training.
-    proc = _run(["method=meankl", "block=30", "scale=quick", "method.steps.quick=60",
-                 "method.budget_warmups.quick.factor=1.0", "method.budget_warmups.quick.steps=0",
-                 "coding.candidates_log2=8", "coding.finetune_steps=0", "coding.progress=false",
-                 "trainer.progress_bar=false", f"hydra.run.dir={out}"], real_data_dir)
+    proc = _run([*ARGS, f"hydra.run.dir={out}"], real_data_dir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "results.json").read_text())
 
@@ -89,9 +89,7 @@ def test_prune_curve_task(coded_run, real_data_dir):
 def test_paused_coding_resumes_to_the_identical_file(coded_run, real_data_dir, tmp_path):
     """A run stopped mid-coding and started again with the same run dir writes the same bytes."""
     out, r = coded_run
-    args = ["method=meankl", "block=30", "scale=quick", "method.steps.quick=60", "coding.candidates_log2=8",
-            "coding.finetune_steps=0", "coding.progress=false", "trainer.progress_bar=false",
-            f"hydra.run.dir={tmp_path}"]
+    args = [*ARGS, f"hydra.run.dir={tmp_path}"]
     first = _run([*args, "coding.stop_after=300"], real_data_dir)
     assert first.returncode == 0 and "paused after block 300" in first.stdout
     assert not (tmp_path / "model.mrc").exists() and (tmp_path / "coding_state.pt").exists()
