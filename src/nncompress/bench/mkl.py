@@ -113,12 +113,41 @@ def bench_steps(device, batch=200, repeats=10, rounds=5) -> dict:
     out = {f"{k}_step_seconds": v for k, v in interleaved(steps, device, repeats, rounds).items()}
     for kind in ("meanvar", "meankl"):
         out[f"{kind}_over_baseline_step_ratio"] = out[f"{kind}_step_seconds"] / out["baseline_step_seconds"]
-    # Issue 11, target 3: the fine-tuning step (the Mean-KL step above) is unchanged; its profile on
-    # this CPU is the LeNet-5 forward/backward (convolutions ~60 %, max-pool ~17 %, fc ~7 %),
-    # moments, sample and Adam a few per cent together: nothing the same math can cut by 30 %.
-    out["finetune_step_ratio"] = {"value": 1.0, "target": 0.7, "target_op": "<=", "met": False,
-                                  "note": "step unchanged; convolutions dominate its profile (see issue 11 note)"}
+    # Issue 11, target 3 (fine-tuning step <= 0.7x): the fine-tuning step is the Mean-KL step above.
+    # Were its moments, sampling and weight expansion free, it would cost the deterministic step:
+    # that ratio is the floor any rewrite of the same math can reach without a faster LeNet-5 itself.
+    floor = out["baseline_step_seconds"] / out["meankl_step_seconds"]
+    out["finetune_step_ratio"] = {"value": None, "floor": floor, "target": 0.7, "target_op": "<=", "met": False,
+                                  "note": "not reached: floor = deterministic / Mean-KL step; see lenet5_step"}
+    out["lenet5_step"] = bench_lenet5_variants(device, batch, repeats, rounds)
     return out
+
+
+def bench_lenet5_variants(device, batch=200, repeats=10, rounds=5) -> dict:
+    """The deterministic LeNet-5 forward/backward (the bulk of a fine-tuning step) by eager PyTorch,
+    channels-last memory and torch.compile, as ratios to eager: the ways in to a faster step."""
+    torch.manual_seed(0)
+    net = CodedNetwork(PAPER_LENET5).net.to(device)
+    x = torch.randn(batch, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    xc = x.contiguous(memory_format=torch.channels_last)
+
+    def step(f, inp):
+        def run():
+            net.zero_grad(set_to_none=True)
+            F.cross_entropy(f(inp), y).backward()
+        return run
+
+    fns = {"eager": step(net, x), "channels_last": step(net, xc)}
+    try:
+        compiled = torch.compile(net)
+        compiled(x)
+        fns["compiled"] = step(compiled, x)
+    except Exception as exc:  # no compiler here: the ratio is simply absent
+        print(f"torch.compile unavailable: {type(exc).__name__}")
+    t = interleaved(fns, device, repeats, rounds)
+    return {**{f"{k}_seconds": v for k, v in t.items()},
+            **{f"{k}_over_eager": v / t["eager"] for k, v in t.items() if k != "eager"}}
 
 
 def bench_coding(device, n_blocks_measured=16, full=False, finetune_steps=100, step_seconds=None) -> dict:

@@ -55,6 +55,14 @@ class ClassifierModule(L.LightningModule):
         self._eval_step(batch, "test")
 
 
+def linear_decay(start: int, end: int, final: float):
+    """The factor on a learning rate at a step: 1 until `start`, then linearly to `final` at `end`,
+    `final` after it (for torch.optim.lr_scheduler.LambdaLR)."""
+    def factor(step: int) -> float:
+        return final + (1.0 - final) * min(1.0, max(0.0, (end - step) / (end - start)))
+    return factor
+
+
 @dataclass
 class BuildContext:
     """What a family may use besides the config: the data, the architecture, where to write."""

@@ -91,3 +91,32 @@ def test_budget_warmup_config_per_scale():
     ctx = BuildContext(dm=None, network=CodedNetwork(TINY), run_dir=None, loggers=[], init_from=None)
     m = get_family("mkl").build(cfg, ctx)
     assert (m.budget_warmup_factor, m.budget_warmup_steps, m.budget_scale) == (8.0, 1000, 8.0)
+
+
+def test_quota_rate_and_linear_decay():
+    """lr_gamma_factor scales the rate of Mean-KL's quota logits alone; lr_decay holds every rate
+    until its start, then falls linearly to lr_final_factor x the rate; the defaults are the
+    paper's single constant rate."""
+    import pytest
+
+    m = MiracleModule(CodedNetwork(TINY), "meankl", block_size=30, lr=2e-3, lr_gamma_factor=5.0,
+                      lr_decay_start=2, lr_decay_steps=6, lr_final_factor=0.25)
+    conf = m.configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    assert opt.param_groups[1]["params"] == [m.posterior.gamma]
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == sum(
+        p.numel() for p in m.trainable_parameters())
+    seen = []
+    for _ in range(8):
+        seen.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    assert seen[0] == seen[2] == [2e-3, 1e-2]
+    assert seen[4] == pytest.approx([2e-3 * 0.625, 1e-2 * 0.625])  # half way: (1 + 0.25) / 2
+    assert seen[6] == seen[7] == pytest.approx([5e-4, 2.5e-3])
+    plain = MiracleModule(CodedNetwork(TINY), "meankl", block_size=30, lr=2e-3).configure_optimizers()
+    assert isinstance(plain, torch.optim.Adam) and [g["lr"] for g in plain.param_groups] == [2e-3, 2e-3]
+    with pytest.raises(ValueError, match="Mean-KL option"):
+        MiracleModule(CodedNetwork(TINY), "meanvar", block_size=30, lr_gamma_factor=2.0)
+    with pytest.raises(ValueError, match="lr_decay_start <= lr_decay_steps"):
+        MiracleModule(CodedNetwork(TINY), "meankl", block_size=30, lr_decay_start=5, lr_decay_steps=3)

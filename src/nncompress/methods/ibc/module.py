@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nncompress.layers.vd import to_variational, vd_layers
-from nncompress.methods.base import ClassifierModule
+from nncompress.methods.base import ClassifierModule, linear_decay
 from nncompress.methods.ibc.objectives import MixturePrior, SparseVDKL
 from nncompress.quantization.cluster import assign, kmeans_1d
 
@@ -197,5 +197,4 @@ class IbcModule(ClassifierModule):
     def _decay(self, key: str):
         """The factor on lrs[key] at a step: 1 until lr_decay_start, then linear to lr_final / lr
         at lr_decay_steps."""
-        start, n, end = self.lr_decay_start, self.lr_decay_steps, self.lr_final[key] / self.lrs[key]
-        return lambda step: end + (1.0 - end) * min(1.0, max(0.0, (n - step) / (n - start)))
+        return linear_decay(self.lr_decay_start, self.lr_decay_steps, self.lr_final[key] / self.lrs[key])

@@ -39,7 +39,11 @@ class MklFamily(Family):
             beta_init=m.get("beta_init", 1e-8), beta_eps=m.get("beta_eps", 5e-5),
             beta_eps_coding=m.get("beta_eps_coding"), halley_steps=m.get("halley_steps", 0),
             budget_warmup_factor=float(m.get("budget_warmup", {}).get("factor", 1.0)),
-            budget_warmup_steps=int(m.get("budget_warmup", {}).get("steps", 0)))
+            budget_warmup_steps=int(m.get("budget_warmup", {}).get("steps", 0)),
+            lr_gamma_factor=float(m.get("lr_gamma_factor", 1.0)),
+            lr_decay_start=int(m.get("lr_decay", {}).get("start", 0)),
+            lr_decay_steps=int(m.get("lr_decay", {}).get("steps", 0)),
+            lr_final_factor=float(m.get("lr_decay", {}).get("final", 1.0)))
 
     def export_started(self, ctx: BuildContext) -> bool:
         return (ctx.run_dir / STATE).exists()

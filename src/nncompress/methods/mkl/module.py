@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from nncompress.core.blocks import BlockPartition
 from nncompress.core.units import LN2
-from nncompress.methods.base import ClassifierModule
+from nncompress.methods.base import ClassifierModule, linear_decay
 from nncompress.methods.mkl.posteriors import POSTERIORS
 from nncompress.models.coded import CodedNetwork
 from nncompress.priors.gaussian import CodingPrior, gaussian_kl
@@ -28,8 +28,21 @@ class MiracleModule(ClassifierModule):
                  bits_per_block: int = 20, partition_seed: int = 0, lr: float = 1e-3,
                  log_rho_init: float = -2.0, log_sigma_init: float = -10.0,
                  beta_init: float = 1e-8, beta_eps: float = 5e-5, beta_eps_coding: float | None = None,
-                 halley_steps: int = 0, budget_warmup_factor: float = 1.0, budget_warmup_steps: int = 0):
+                 halley_steps: int = 0, budget_warmup_factor: float = 1.0, budget_warmup_steps: int = 0,
+                 lr_gamma_factor: float = 1.0, lr_decay_start: int = 0, lr_decay_steps: int = 0,
+                 lr_final_factor: float = 1.0):
+        """lr_gamma_factor: Mean-KL's quota logits gamma train at lr x this (1: one rate, the paper).
+        lr_decay_steps > 0: every rate is constant until lr_decay_start, then falls linearly to
+        lr_final_factor x itself at lr_decay_steps (0: constant, the paper). Coding fine-tunes at lr."""
         super().__init__()
+        if lr_gamma_factor <= 0 or not 0 <= lr_decay_start <= lr_decay_steps or lr_final_factor < 0:
+            raise ValueError(f"need lr_gamma_factor > 0, 0 <= lr_decay_start <= lr_decay_steps and "
+                             f"lr_final_factor >= 0, got {lr_gamma_factor}, {lr_decay_start}, {lr_decay_steps}, "
+                             f"{lr_final_factor}")
+        if posterior != "meankl" and lr_gamma_factor != 1.0:
+            raise ValueError("lr_gamma_factor is a Mean-KL option (Mean-Var has no quotas)")
+        self.lr_gamma_factor, self.lr_final_factor = float(lr_gamma_factor), float(lr_final_factor)
+        self.lr_decay_start, self.lr_decay_steps = int(lr_decay_start), int(lr_decay_steps)
         if posterior not in POSTERIORS:
             raise ValueError(f"unknown posterior '{posterior}'; choose one of {sorted(POSTERIORS)}")
         self.network = network
@@ -155,7 +168,17 @@ class MiracleModule(ClassifierModule):
         return [p for p in self.parameters() if p.requires_grad]
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.trainable_parameters(), lr=self.lr)
+        gamma = getattr(self.posterior, "gamma", None)
+        rest = [p for p in self.trainable_parameters() if p is not gamma]
+        groups = [{"params": rest, "lr": self.lr}]
+        if gamma is not None:
+            groups.append({"params": [gamma], "lr": self.lr * self.lr_gamma_factor})
+        opt = torch.optim.Adam(groups)
+        if self.lr_decay_steps <= 0:
+            return opt
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, linear_decay(self.lr_decay_start, self.lr_decay_steps, self.lr_final_factor))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # -- coding support -----------------------------------------------------------------
     @torch.no_grad()
