@@ -60,7 +60,9 @@ def test_paper_001_sparse_vd_runs_200_epochs_at_batch_100():
 
 def test_quick_scale():
     cfg = _compose(["scale=quick"])
-    assert cfg.method.train_steps == 3000 and cfg.coding.candidates_log2 == 16 and cfg.method.lr == 3e-3
+    assert cfg.method.train_steps == 3000 and cfg.method.lr == 3e-3
+    # The paper's full search (candidates_log2 null: 2^bits_per_block), 3 fine-tuning steps, not 100.
+    assert cfg.coding.candidates_log2 is None and cfg.coding.finetune_steps == 3
 
 
 def test_typos_fail_early():
@@ -107,7 +109,7 @@ def test_coding_auto_and_a_foreign_codec(quick_cfg):
 
     cfg = quick_cfg("method=vd", "coding=auto")
     assert resolve_coding(cfg, "csr_huffman").coding.name == "csr_huffman"
-    assert resolve_coding(quick_cfg("method=meankl", "coding=auto"), "mrc").coding.candidates_log2 == 16
+    assert resolve_coding(quick_cfg("method=meankl", "coding=auto"), "mrc").coding.finetune_steps == 3  # the scale's
     with pytest.raises(UserError, match="coding=mrc does not code method=vd"):
         resolve_coding(quick_cfg("method=vd", "coding=mrc"), "csr_huffman")
 

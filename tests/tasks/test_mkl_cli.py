@@ -10,9 +10,10 @@ from helpers import run_cli as _run
 
 pytestmark = pytest.mark.slow
 # Paper architecture and block layout; few steps and a truncated search keep it to ~1 minute.
-# The warm-up off (as at paper scale) keeps the golden digest, which pins the coder, not quick training.
+# The warm-up off and one rate (as at paper scale) keep the golden digest, which pins the coder, not quick training.
 ARGS = ["method=meankl", "block=30", "scale=quick", "method.steps.quick=60",
         "method.budget_warmups.quick.factor=1.0", "method.budget_warmups.quick.steps=0",
+        "method.lr_gamma_factors.quick=1.0",
         "coding.candidates_log2=8", "coding.finetune_steps=0", "coding.progress=false", "trainer.progress_bar=false"]
 GOLDEN = json.loads((ROOT / "tests" / "expected" / "golden_files.json").read_text())
 

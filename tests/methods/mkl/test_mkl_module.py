@@ -91,6 +91,7 @@ def test_budget_warmup_config_per_scale():
     ctx = BuildContext(dm=None, network=CodedNetwork(TINY), run_dir=None, loggers=[], init_from=None)
     m = get_family("mkl").build(cfg, ctx)
     assert (m.budget_warmup_factor, m.budget_warmup_steps, m.budget_scale) == (8.0, 1000, 8.0)
+    assert m.lr_gamma_factor == 10.0 and compose_cfg(["method=meankl"]).method.lr_gamma_factor == 1.0
 
 
 def test_quota_rate_and_linear_decay():
