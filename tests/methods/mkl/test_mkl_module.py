@@ -126,3 +126,20 @@ def test_quota_rate_and_linear_decay():
         MiracleModule(CodedNetwork(TINY), "meanvar", block_size=30, lr_gamma_factor=2.0)
     with pytest.raises(ValueError, match="lr_decay_start <= lr_decay_steps"):
         MiracleModule(CodedNetwork(TINY), "meankl", block_size=30, lr_decay_start=5, lr_decay_steps=3)
+
+
+def test_bad_rate_settings_are_refused_before_any_work():
+    """Family.check turns the module's own checks into one-line UserErrors that name the keys."""
+    import pytest
+    from helpers import compose_cfg
+    from nncompress.core.errors import UserError
+    from nncompress.methods.base import get_family
+
+    family = get_family("mkl")
+    family.check(compose_cfg(["method=meankl", "scale=quick"], hydra=False))  # the defaults pass
+    for override, match in [("method.lr_gamma_factor=0", "lr_gamma_factor > 0"),
+                            ("method.lr_decay={start: 9, steps: 3, final: 0.0}", "lr_decay_start <= lr_decay_steps"),
+                            ("method.budget_warmup={factor: 0.5, steps: 10}", "factor >= 1")]:
+        with pytest.raises(UserError, match=match) as err:
+            family.check(compose_cfg(["method=meankl", "scale=quick", override], hydra=False))
+        assert "\n" not in str(err.value) and str(err.value).startswith("method (")

@@ -13,7 +13,8 @@ from nncompress.core.units import LN2
 from nncompress.methods.base import BuildContext, Family, check_kwargs, register
 from nncompress.methods.mkl.callbacks import PosteriorHistograms, PruningCurvesPlot
 from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings
-from nncompress.methods.mkl.module import MiracleModule
+from nncompress.core.errors import UserError
+from nncompress.methods.mkl.module import MiracleModule, check_schedule
 from nncompress.pruning.curves import accuracy_curves, fractions, update_curves_file
 
 STATE = "coding_state.pt"  # a resumable encoder state: training finished and coding began
@@ -30,6 +31,22 @@ class MklFamily(Family):
     key, codec = "mkl", "mrc"
     schemas = {("coding", "mrc_schema"): MRCSettings}
 
+    @staticmethod
+    def schedule(m) -> dict:
+        """MiracleModule's warm-up and rate settings from method config `m`."""
+        return dict(budget_warmup_factor=float(m.get("budget_warmup", {}).get("factor", 1.0)),
+                    budget_warmup_steps=int(m.get("budget_warmup", {}).get("steps", 0)),
+                    lr_gamma_factor=float(m.get("lr_gamma_factor", 1.0)),
+                    lr_decay_start=int(m.get("lr_decay", {}).get("start", 0)),
+                    lr_decay_steps=int(m.get("lr_decay", {}).get("steps", 0)),
+                    lr_final_factor=float(m.get("lr_decay", {}).get("final", 1.0)))
+
+    def check(self, cfg) -> None:
+        try:
+            check_schedule(cfg.method.posterior, **self.schedule(cfg.method))
+        except ValueError as exc:
+            raise UserError(f"method (budget_warmup, lr_gamma_factor, lr_decay): {exc}") from None
+
     def build(self, cfg, ctx: BuildContext) -> MiracleModule:
         m = cfg.method
         return MiracleModule(
@@ -38,12 +55,7 @@ class MklFamily(Family):
             lr=m.lr, log_rho_init=m.log_rho_init, log_sigma_init=m.get("log_sigma_init", -10.0),
             beta_init=m.get("beta_init", 1e-8), beta_eps=m.get("beta_eps", 5e-5),
             beta_eps_coding=m.get("beta_eps_coding"), halley_steps=m.get("halley_steps", 0),
-            budget_warmup_factor=float(m.get("budget_warmup", {}).get("factor", 1.0)),
-            budget_warmup_steps=int(m.get("budget_warmup", {}).get("steps", 0)),
-            lr_gamma_factor=float(m.get("lr_gamma_factor", 1.0)),
-            lr_decay_start=int(m.get("lr_decay", {}).get("start", 0)),
-            lr_decay_steps=int(m.get("lr_decay", {}).get("steps", 0)),
-            lr_final_factor=float(m.get("lr_decay", {}).get("final", 1.0)))
+            **self.schedule(m))
 
     def export_started(self, ctx: BuildContext) -> bool:
         return (ctx.run_dir / STATE).exists()

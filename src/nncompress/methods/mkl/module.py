@@ -23,6 +23,23 @@ from nncompress.models.coded import CodedNetwork
 from nncompress.priors.gaussian import CodingPrior, gaussian_kl
 
 
+def check_schedule(posterior: str, budget_warmup_factor: float = 1.0, budget_warmup_steps: int = 0,
+                   lr_gamma_factor: float = 1.0, lr_decay_start: int = 0, lr_decay_steps: int = 0,
+                   lr_final_factor: float = 1.0) -> None:
+    """ValueError, saying what to change, for warm-up and rate settings MiracleModule cannot use."""
+    if budget_warmup_factor < 1.0 or budget_warmup_steps < 0:
+        raise ValueError(f"budget warm-up needs factor >= 1 and steps >= 0, got {budget_warmup_factor}, "
+                         f"{budget_warmup_steps}")
+    if posterior != "meankl" and (budget_warmup_factor != 1.0 and budget_warmup_steps > 0):
+        raise ValueError("the budget warm-up is a Mean-KL option (Mean-Var anneals beta instead)")
+    if lr_gamma_factor <= 0 or not 0 <= lr_decay_start <= lr_decay_steps or lr_final_factor < 0:
+        raise ValueError(f"need lr_gamma_factor > 0, 0 <= lr_decay_start <= lr_decay_steps and "
+                         f"lr_final_factor >= 0, got {lr_gamma_factor}, {lr_decay_start}, {lr_decay_steps}, "
+                         f"{lr_final_factor}")
+    if posterior != "meankl" and lr_gamma_factor != 1.0:
+        raise ValueError("lr_gamma_factor is a Mean-KL option (Mean-Var has no quotas)")
+
+
 class MiracleModule(ClassifierModule):
     def __init__(self, network: CodedNetwork, posterior: str = "meankl", block_size: int = 30,
                  bits_per_block: int = 20, partition_seed: int = 0, lr: float = 1e-3,
@@ -35,12 +52,8 @@ class MiracleModule(ClassifierModule):
         lr_decay_steps > 0: every rate is constant until lr_decay_start, then falls linearly to
         lr_final_factor x itself at lr_decay_steps (0: constant, the paper). Coding fine-tunes at lr."""
         super().__init__()
-        if lr_gamma_factor <= 0 or not 0 <= lr_decay_start <= lr_decay_steps or lr_final_factor < 0:
-            raise ValueError(f"need lr_gamma_factor > 0, 0 <= lr_decay_start <= lr_decay_steps and "
-                             f"lr_final_factor >= 0, got {lr_gamma_factor}, {lr_decay_start}, {lr_decay_steps}, "
-                             f"{lr_final_factor}")
-        if posterior != "meankl" and lr_gamma_factor != 1.0:
-            raise ValueError("lr_gamma_factor is a Mean-KL option (Mean-Var has no quotas)")
+        check_schedule(posterior, budget_warmup_factor, budget_warmup_steps, lr_gamma_factor, lr_decay_start,
+                       lr_decay_steps, lr_final_factor)
         self.lr_gamma_factor, self.lr_final_factor = float(lr_gamma_factor), float(lr_final_factor)
         self.lr_decay_start, self.lr_decay_steps = int(lr_decay_start), int(lr_decay_steps)
         if posterior not in POSTERIORS:
@@ -52,11 +65,6 @@ class MiracleModule(ClassifierModule):
         self.budget_nats = bits_per_block * LN2
         self.beta_eps = beta_eps
         self.beta_eps_coding = beta_eps if beta_eps_coding is None else beta_eps_coding
-        if budget_warmup_factor < 1.0 or budget_warmup_steps < 0:
-            raise ValueError(f"budget warm-up needs factor >= 1 and steps >= 0, got {budget_warmup_factor}, "
-                             f"{budget_warmup_steps}")
-        if posterior != "meankl" and (budget_warmup_factor != 1.0 and budget_warmup_steps > 0):
-            raise ValueError("the budget warm-up is a Mean-KL option (Mean-Var anneals beta instead)")
         self.budget_warmup_factor = float(budget_warmup_factor)
         self.budget_warmup_steps = int(budget_warmup_steps)
         self.budget_scale = self.budget_scale_at(0)  # follows the global step in training, 1 once it ends
