@@ -1,9 +1,15 @@
 # nncompress — `make help` lists the targets. Every target sets up .venv first if needed.
 PYTHON ?= python3
 VENV   ?= .venv
-TORCH  ?= torch==2.13.0
+# A matched torch/torchvision pair, installed before the project so that pip never resolves an
+# unpinned torch (GBs of CUDA wheels); any matched pair with torch >= 2.3 works: make test TORCH="torch==2.5.1 torchvision==0.20.1"
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip
+# This machine's pip config lists local index folders that mostly do not exist; pip warns once per
+# package ("Location ... is ignored"). Only those lines are dropped; pipefail keeps pip's exit status.
+SHELL  := bash
+PIP    := set -o pipefail; $(PY) -m pip
+QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 # The shared data folder beside the repo, unless NNCOMPRESS_DATA says otherwise.
 export NNCOMPRESS_DATA ?= $(abspath $(CURDIR)/../shared/data)
 
@@ -15,10 +21,12 @@ help:  ## list the targets
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	@# torch first, and only when none is importable: an unpinned resolve pulls GBs of CUDA wheels.
-	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[dev,sweeps]"
+	$(PIP) install -q --upgrade pip $(QUIET_PIP)
+	@# torch + torchvision first, and only when the pair is not importable; the project's install
+	@# is then constrained to the installed pair, so no dependency can move torch.
+	$(PY) -c "import torch, torchvision" 2>/dev/null || { $(PIP) install -q $(TORCH) $(QUIET_PIP); }
+	$(PY) -c "import torch, torchvision; print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')" > $(VENV)/torch-pin.txt
+	$(PIP) install -q -c $(VENV)/torch-pin.txt -e ".[dev,sweeps]" $(QUIET_PIP)
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv and install torch + the project

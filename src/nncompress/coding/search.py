@@ -109,6 +109,22 @@ def _checked(kernel: scoring.FusedPass1, args: tuple):
 
 
 @torch.no_grad()
+def prepare_fused(device, dim: int, n_candidates: int, chunk: int = 1 << 16, selection: str = "sample") -> bool:
+    """Compile and check pass 1's kernel for blocks of `dim` variables before the first block, so
+    that the one-off build (seconds warm, minutes on a cold inductor cache) is not charged to a
+    block; True if the fused pass is ready, False if the eager pass takes over. Any coefficients
+    serve: the kernel depends on the shapes alone."""
+    m = min(chunk, n_candidates)
+    sample = selection == "sample"
+    coef = Coefficients(torch.full((dim,), 0.25, dtype=torch.float64), torch.zeros(dim, dtype=torch.float64), 0.0)
+    packed = scoring.pack(coef.a, coef.b, device, dim)
+    kernel = scoring.fused_pass1(device, packed.shape[1], m, sample)
+    if kernel.ok and not kernel.checked:
+        _checked(kernel, (candidate_key(0, 0), selection_key(0, 0), 0, m, packed, coef.c, eps(dim), sample))
+    return kernel.ok
+
+
+@torch.no_grad()
 def search_block(seed: int, block: int, mu, sigma, rho, n_candidates: int, chunk: int = 1 << 16,
                  selection: str = "sample", fused: bool = False, pad_to: int = 0) -> SearchResult:
     """The index of one block (module docstring). mu, sigma, rho: 1-D tensors over the block's

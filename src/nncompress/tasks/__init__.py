@@ -49,6 +49,9 @@ TASKS = {"train": _train, "pretrain": _pretrain, "decode": _decode, "prune_curve
 
 
 def run_task(cfg, run_dir):
+    from nncompress.tasks.quiet import quiet
+
+    quiet()
     if cfg.task not in TASKS:
         raise UserError(f"unknown task '{cfg.task}'; choose one of {sorted(TASKS)}")
     return TASKS[cfg.task](cfg, run_dir)

@@ -41,14 +41,19 @@ def _log_metrics(loggers, metrics: dict, step: int):
         lg.log_metrics(metrics, step=step)
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict:
+def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
+    """`dm`, `spec`: a datamodule and architecture given in-process (the Python API) instead of
+    the ones cfg.dataset and cfg.model describe."""
     start = time.perf_counter()
     run_dir = Path(run_dir)
     family = get_family(cfg.method.family)
     cfg = resolve_coding(cfg, family.codec)  # fails before any training
     L.seed_everything(int(cfg.seed), verbose=False)
-    dm = build_datamodule(cfg)
-    network = CodedNetwork(build_spec(cfg, dm))
+    if dm is None:
+        dm = build_datamodule(cfg)
+    else:
+        dm.setup()
+    network = CodedNetwork(spec if spec is not None else build_spec(cfg, dm))
     loggers = build_loggers(cfg, run_dir)
     ctx = BuildContext(dm=dm, network=network, run_dir=run_dir, loggers=loggers,
                        init_from=Path(cfg.init_from).expanduser() if cfg.get("init_from") else None)
@@ -69,7 +74,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     trainer = build_trainer(cfg, run_dir, loggers, dm.has_val, callbacks=family.callbacks(cfg, ctx))
     if fits:
         trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
-        trainer.save_checkpoint(last)  # the trained network (periodic saves may stop short of the last step)
+        # The trained network (periodic saves may stop short of the last step); the whole state, said
+        # explicitly (Lightning logs a note when weights_only is left unset).
+        trainer.save_checkpoint(last, weights_only=False)
     module.to(dm.device)
     module.setup("test")
     module.eval()

@@ -8,12 +8,12 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from nncompress.core.errors import UserError
 from nncompress.core.evaluation import weights_sha256
 from nncompress.core.units import LN2
 from nncompress.methods.base import BuildContext, Family, check_kwargs, register
 from nncompress.methods.mkl.callbacks import PosteriorHistograms, PruningCurvesPlot
 from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings
-from nncompress.core.errors import UserError
 from nncompress.methods.mkl.module import MiracleModule, check_schedule
 from nncompress.pruning.curves import accuracy_curves, fractions, update_curves_file
 
@@ -86,6 +86,7 @@ class MklFamily(Family):
             "kl_bits_per_block_max": stats.get("kl_bits_per_block_max"),
             "kl_bits_at_coding_mean": float(np.mean(stats["kl_bits"])),
             "search_seconds": stats["search_seconds"], "finetune_seconds": stats["finetune_seconds"],
+            "compile_seconds": stats.get("compile_seconds", 0.0),  # the fused kernel's build, before block 0
             # Time of the block loop outside the search and the fine-tuning steps (moments, checkpoints, logs).
             "coding_overhead_seconds": stats.get("block_seconds", 0.0) - stats["search_seconds"]
             - stats["finetune_seconds"],
@@ -98,7 +99,7 @@ class MklFamily(Family):
         mu, log_sigma = module.coded_mu.cpu(), module.coded_sigma.clamp_min(1e-30).log().cpu()
         np.savez(ctx.run_dir / "posterior.npz", mu=mu.numpy(), log_sigma=log_sigma.numpy(),
                  sample=decoded.weights.cpu().numpy(), layer=network.layer_of.cpu().numpy(),
-                 layer_names=np.array(network.net.layer_names))
+                 layer_names=np.array(network.layer_names))
         p = cfg.pruning
         if p.after_train and p.strategies:  # as task=prune_curve computes them from the saved posterior
             curves = accuracy_curves(decoded.network, decoded.weights, mu, log_sigma.exp(), ctx.dm.test_dataloader(),
