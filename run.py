@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from nncompress.tasks.config import register_schemas
+from nncompress.tasks.config import model_overrides, register_schemas
 
 register_schemas()
 
@@ -62,5 +62,5 @@ def quote_paths(argv: list) -> list:
 
 
 if __name__ == "__main__":
-    sys.argv = quote_paths(sys.argv)
+    sys.argv = [sys.argv[0], *model_overrides(quote_paths(sys.argv[1:]))]
     main()

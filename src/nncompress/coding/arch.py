@@ -12,14 +12,30 @@ Every field is an unsigned LEB128 varint except the name (varint length, then AS
 Reading checks each value against `models.spec.LIMITS` as it is read and validates the whole
 spec (meta-device build and forward, `models.spec.MAX_PARAMS`) before any tensor is made.
 
+Any other architecture (a `_target_` node: models.targets) is written the same way in every layout:
+
+    name "@target" | varint length | that many bytes of JSON (sorted keys, at most MAX_MANIFEST):
+        {"model": the _target_ node, "in_channels", "num_classes", "image_size", "hash_seed",
+         "hashing": {layer: factor}, "widths": null, "tensors": [[state-dict key, dtype, shape], ...]}
+
+`tensors` names every entry of the architecture's state dict; a reader builds the model only if
+every target in the node is allow-listed (models.targets.ALLOWED), the caller trusts the file, or a
+skeleton is given, and refuses a model whose state dict differs from the list in any key, dtype or
+shape, before any payload is read.
+
 Both orders predate this module and are kept byte for byte: files written before it decode, and
 the same run writes the same bytes (tests/expected/golden_files.json pins them).
 """
 from __future__ import annotations
 
+import json
+
+import torch
+
 from nncompress.coding import varint
 from nncompress.models import ARCHITECTURES
-from nncompress.models.spec import ArchSpec
+from nncompress.models.spec import TARGET, ArchSpec
+from nncompress.models.targets import canonical, check_allowed
 
 LAYOUTS = {
     "hashing": ("name", "per_layer", "in_channels", "num_classes", "image_size", "hash_seed"),
@@ -27,6 +43,52 @@ LAYOUTS = {
 }
 _SIZES = ("in_channels", "num_classes", "image_size", "hash_seed")
 MAX_NAME = 64  # bytes of an architecture name
+MAX_MANIFEST = 1 << 20  # bytes of a target manifest (ResNet-50's 320 state entries take ~25 KB)
+
+
+def manifest(spec: ArchSpec) -> dict:
+    """A target spec as the JSON object a file stores (module docstring)."""
+    with torch.device("meta"):
+        state = spec.build().state_dict()
+    return {"model": spec.target, "in_channels": spec.in_channels, "num_classes": spec.num_classes,
+            "image_size": spec.image_size, "hash_seed": spec.hash_seed, "hashing": dict(spec.hashing),
+            "widths": None if spec.widths is None else list(spec.widths),
+            "tensors": [[k, str(v.dtype).replace("torch.", ""), list(v.shape)] for k, v in state.items()]}
+
+
+def _read_manifest(raw: bytes, pos: int):
+    length, pos = varint.decode(raw, pos, limit=MAX_MANIFEST)
+    if pos + length > len(raw):
+        raise ValueError("model manifest truncated")
+    try:
+        node = json.loads(raw[pos : pos + length].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"model manifest is not JSON: {exc}") from None
+    pos += length
+    keys = {"model", "in_channels", "num_classes", "image_size", "hash_seed", "hashing", "widths", "tensors"}
+    if not isinstance(node, dict) or set(node) != keys:
+        raise ValueError(f"model manifest must hold exactly the keys {sorted(keys)}")
+    model, tensors, hashing = node["model"], node["tensors"], node["hashing"]
+    if not isinstance(model, dict) or not isinstance(tensors, list) or not isinstance(hashing, dict):
+        raise ValueError("model manifest: model, tensors or hashing of the wrong type")
+    check_allowed(model)
+    sizes = {k: node[k] for k in ("in_channels", "num_classes", "image_size", "hash_seed")}
+    if not all(type(v) is int for v in sizes.values()) or not all(type(v) is int for v in hashing.values()):
+        raise ValueError("model manifest: sizes and hashing factors must be integers")
+    if node["widths"] is not None:
+        raise ValueError("model manifest: a target model keeps its widths")
+    spec = ArchSpec.of_target(model, hashing=hashing, **{k: sizes[k] for k in ("in_channels", "num_classes",
+                                                                              "image_size")})
+    spec.hash_seed = sizes["hash_seed"]
+    net = spec.validate()
+    state = net.state_dict()
+    if len(tensors) != len(state):
+        raise ValueError(f"the file lists {len(tensors)} tensors, the model has {len(state)}")
+    for entry, (key, value) in zip(tensors, state.items()):
+        want = [key, str(value.dtype).replace("torch.", ""), list(value.shape)]
+        if entry != want:
+            raise ValueError(f"the file's tensor {str(entry)[:120]} does not match the model's {want}")
+    return spec, pos
 
 
 def _per_layer(spec: ArchSpec, layout: str) -> list:
@@ -39,6 +101,9 @@ def _per_layer(spec: ArchSpec, layout: str) -> list:
 
 
 def write_arch(spec: ArchSpec, layout: str) -> bytes:
+    if spec.target is not None:
+        body = canonical(manifest(spec)).encode("utf-8")
+        return varint.encode(len(TARGET)) + TARGET.encode("ascii") + varint.encode(len(body)) + body
     per_layer = _per_layer(spec, layout)
     out = bytearray()
     for field in LAYOUTS[layout]:
@@ -66,6 +131,8 @@ def read_arch(raw: bytes, pos: int, layout: str):
                 raise ValueError("architecture name truncated")
             name = raw[pos : pos + length].decode("ascii", errors="replace")
             pos += length
+            if name == TARGET:
+                return _read_manifest(raw, pos)
             if name not in ARCHITECTURES:
                 raise ValueError(f"unknown architecture '{name[:MAX_NAME]}' in file; known: {sorted(ARCHITECTURES)}")
         elif field == "per_layer":

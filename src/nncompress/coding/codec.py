@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from nncompress.coding.container import KINDS, ContainerError, read_container, write_container
-from nncompress.core.evaluation import weights_sha256
+from nncompress.core.evaluation import logits_of, weights_sha256
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Decoded:
     spec: Optional[object] = None  # the models.spec.ArchSpec the file declared (input shape, classes)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x) if self.weights is None else self.network(x, self.weights)
+        return logits_of(self.network(x) if self.weights is None else self.network(x, self.weights))
 
     def to(self, device) -> Decoded:
         self.network.to(device)

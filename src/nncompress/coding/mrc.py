@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
-from nncompress.coding import bitpack, floats, varint
+from nncompress.coding import bitpack, floats, raw_state, varint
 from nncompress.coding.arch import read_arch, write_arch
 from nncompress.coding.codec import Codec, Decoded, register
 from nncompress.coding.search import SearchResult, candidate_key, search_block, selection_key  # noqa: F401
@@ -42,7 +43,11 @@ class MRCPayload:
 
         arch header (layout "hashing", coding.arch) | varint seed | varint block_size
         | varint bits_per_block | varint n_layers | n_layers x float32 rho (little-endian)
+        | [target architectures: its buffers, coding.raw_state, in state-dict order]
         | n_blocks x index, bit-packed MSB first in bits_per_block bits, zero-padded to a byte
+
+    The coded vector holds every parameter; a `_target_` architecture's buffers (BatchNorm
+    statistics) follow the scales, so the file rebuilds its whole state dict.
     """
 
     spec: ArchSpec
@@ -51,12 +56,16 @@ class MRCPayload:
     bits_per_block: int
     rho: torch.Tensor  # per-layer float32 scales of the frozen coding distribution
     indices: list
+    buffers: Optional[dict] = None  # target architectures: the state entries that are not parameters
 
     def to_bytes(self) -> bytes:
         out = bytearray(write_arch(self.spec, "hashing"))
         for v in (self.seed, self.block_size, self.bits_per_block, len(self.rho)):
             out += varint.encode(int(v))
         out += struct.pack(f"<{len(self.rho)}f", *self.rho.tolist())
+        if self.spec.target is not None:
+            keys = buffer_keys(self.spec)
+            out += raw_state.write(self.buffers or {}, keys)
         out += bitpack.pack(self.indices, self.bits_per_block)
         return bytes(out)
 
@@ -82,6 +91,11 @@ class MRCPayload:
         rho, pos = floats.read(raw, pos, n_layers, "prior scales")
         if not bool(torch.all(rho > 0)):
             raise ValueError(f"prior scales must be positive, got {rho.tolist()}")
+        buffers = None
+        if spec.target is not None:
+            with torch.device("meta"):
+                template = spec.build().state_dict()
+            buffers, pos = raw_state.read(raw, pos, template, buffer_keys(spec, template))
         n_blocks = math.ceil(n_coded / block_size)
         need = (n_blocks * bits + 7) // 8
         if len(raw) - pos != need:
@@ -89,7 +103,16 @@ class MRCPayload:
         if (n_blocks * bits) % 8 and raw[-1] & ((1 << (-n_blocks * bits % 8)) - 1):
             raise ValueError("index padding bits are not zero")
         indices = bitpack.unpack(raw[pos:], bits, n_blocks)
-        return cls(spec, seed, block_size, bits, rho, indices)
+        return cls(spec, seed, block_size, bits, rho, indices, buffers)
+
+
+def buffer_keys(spec: ArchSpec, template: Optional[dict] = None) -> list:
+    """The state-dict keys of an architecture that are not parameters, in order."""
+    with torch.device("meta"):
+        net = spec.build()
+    template = net.state_dict() if template is None else template
+    params = {name for name, _ in net.named_parameters()}
+    return [k for k in template if k not in params]
 
 
 def decode_weights(payload: MRCPayload, network: CodedNetwork = None):
@@ -129,4 +152,7 @@ class MRCCodec(Codec):
 
     def decode(self, payload: bytes) -> Decoded:
         parsed = MRCPayload.from_bytes(payload)
-        return Decoded(*decode_weights(parsed), spec=parsed.spec)
+        network, weights = decode_weights(parsed)
+        if parsed.buffers:
+            network.net.load_state_dict(parsed.buffers, strict=False)
+        return Decoded(network, weights, spec=parsed.spec)

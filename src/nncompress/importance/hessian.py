@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
+from nncompress.core.evaluation import logits_of
+
 from .layers import capture, layer_moments
 from .signals import Moments, backprop, exact_moments, factor_times, fisher_seeds
 
@@ -85,7 +87,7 @@ def curvature_propagation(model, layers, x, y, *, temperature, second, generator
                           closed_form=True) -> Moments:
     modules, curved = list(layers.values()), curved_activations(model)
     with capture(modules + curved, model) as record:
-        z = model(x)
+        z = logits_of(model(x))
         record.check_unmodified()
         seen = [m for m in modules if m in record.io]
         nodes = [record.io[m][1] for m in seen]

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nncompress.core.evaluation import logits_of
+
 from .layers import capture, layer_moments
 
 Moments = dict[str, tuple[torch.Tensor, "torch.Tensor | None"]]
@@ -78,7 +80,7 @@ def exact_moments(model: nn.Module, layers: dict[str, nn.Module], x: torch.Tenso
     """Σ_n Σ_k (Jᵀ s_nk)² per layer (and Σ_n of its square when `second`), seeds from the logits."""
     modules = list(layers.values())
     with capture(modules, model) as record:
-        z = model(x)
+        z = logits_of(model(x))
         record.check_unmodified()
         seen = [m for m in modules if m in record.io]
         signals = batched_backprop(z, [record.io[m][1] for m in seen], seeds_of(z.detach()))

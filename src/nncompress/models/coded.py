@@ -6,12 +6,15 @@ trick where configured, and runs the forward pass functionally.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from nncompress.layers.hashed import hash_map
 from nncompress.models.spec import ArchSpec
+from nncompress.models.targets import logits_of, weight_layers
 
 
 class CodedNetwork(nn.Module):
@@ -22,12 +25,13 @@ class CodedNetwork(nn.Module):
         self.spec = spec
         self.net = spec.build()
         names = dict(self.net.named_parameters())
-        unknown = set(spec.hashing) - set(self.net.layer_names)
+        self.layer_names = weight_layers(self.net)
+        unknown = set(spec.hashing) - set(self.layer_names)
         if unknown:
-            raise ValueError(f"hashing names unknown layers {sorted(unknown)}; layers: {list(self.net.layer_names)}")
+            raise ValueError(f"hashing names unknown layers {sorted(unknown)}; layers: {list(self.layer_names)}")
         self.slots = []  # (param name, shape, offset, n_coded, layer index, hashed)
         offset = 0
-        layer_ids = {name: i for i, name in enumerate(self.net.layer_names)}
+        layer_ids = {name: i for i, name in enumerate(self.layer_names)}
         init = []
         layer = 0
         for pid, (name, p) in enumerate(names.items()):
@@ -48,7 +52,7 @@ class CodedNetwork(nn.Module):
             offset += n
         self.n_coded = offset
         self.n_params = sum(p.numel() for p in names.values())
-        self.n_layers = len(self.net.layer_names)
+        self.n_layers = len(self.layer_names)
         self.register_buffer("layer_of", torch.cat([torch.full((s[3],), s[4]) for s in self.slots]), persistent=False)
         self._init_vector = torch.cat(init)
         for p in self.net.parameters():
@@ -69,7 +73,22 @@ class CodedNetwork(nn.Module):
         return params
 
     def forward(self, x: torch.Tensor, coded: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.net, self.expand(coded), (x,))
+        return logits_of(functional_call(self.net, self.expand(coded), (x,)))
+
+    def buffer_state(self) -> dict:
+        """The architecture's persistent buffers (BatchNorm statistics, ...), as the forward passes
+        have left them: the part of its state dict that the coded vector does not hold."""
+        params = {name for name, _ in self.net.named_parameters()}
+        return {k: v for k, v in self.net.state_dict().items() if k not in params}
+
+    def materialise(self, coded: torch.Tensor, buffers: Optional[dict] = None) -> nn.Module:
+        """The plain architecture holding the vector's values (and `buffers`, else its own): what
+        a user takes elsewhere (safetensors, ONNX, their own code)."""
+        state = {k: v.detach().clone() for k, v in self.expand(coded).items()}
+        state.update({k: v.clone() for k, v in (buffers if buffers is not None else self.buffer_state()).items()})
+        net = self.spec.build()
+        net.load_state_dict(state)
+        return net.eval()
 
     def layer_sizes(self) -> list:
         return [int((self.layer_of == i).sum()) for i in range(self.n_layers)]

@@ -14,6 +14,9 @@ import torch
 import torch.nn as nn
 
 from nncompress.models import architecture
+from nncompress.models.targets import build_model, canonical, logits_of, weight_layers
+
+TARGET = "@target"  # the name of a spec whose architecture is a `_target_` node (models.targets)
 
 # Far above anything the registered architectures are used with (MNIST 1 x 28 x 28, CIFAR 3 x 32 x
 # 32, ImageNet 1,000 classes at 224), small enough that a network within them fits in memory.
@@ -34,19 +37,35 @@ class ArchSpec:
     image_size: int = 28
     hash_seed: int = 0
     widths: Optional[tuple] = None  # out-widths of the hidden weight layers, when narrowed by pruning
+    target: Optional[dict] = None  # any architecture: a `_target_` node (models.targets); name is TARGET
+    _layers: Optional[tuple] = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of_target(cls, node: dict, in_channels: int, num_classes: int, image_size: int,
+                  hashing: Optional[dict] = None) -> ArchSpec:
+        canonical(node)  # plain JSON values only: the node is what a file stores
+        return cls(TARGET, dict(hashing or {}), int(in_channels), int(num_classes), int(image_size), target=node)
 
     @property
     def layer_names(self) -> tuple:
-        return architecture(self.name).layer_names
+        if self.target is None:
+            return architecture(self.name).layer_names
+        if self._layers is None:
+            with torch.device("meta"):
+                self._layers = weight_layers(self.build())
+        return self._layers
 
     def build(self) -> nn.Module:
-        """The plain architecture (PyTorch's default initialisation)."""
+        """The plain architecture (its own default initialisation)."""
+        if self.target is not None:
+            return build_model(self.target)
         kwargs = {} if self.widths is None else {"widths": tuple(self.widths)}
         return architecture(self.name)(self.in_channels, self.num_classes, self.image_size, **kwargs)
 
     def describe(self) -> str:
         widths = "" if self.widths is None else f", widths {list(self.widths)}"
-        return (f"{self.name} ({self.in_channels} x {self.image_size} x {self.image_size} -> "
+        name = self.name if self.target is None else str(self.target.get("_target_"))[:80]
+        return (f"{name} ({self.in_channels} x {self.image_size} x {self.image_size} -> "
                 f"{self.num_classes} classes{widths})")
 
     def validate(self) -> nn.Module:
@@ -59,13 +78,13 @@ class ArchSpec:
         try:
             with torch.device("meta"):
                 net = self.build()
-        except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
+        except (RuntimeError, ValueError, TypeError, OverflowError, ImportError, AttributeError) as exc:
             raise ValueError(f"{self.describe()} cannot be built: {_first_line(exc)}") from None
         n_params = sum(p.numel() for p in net.parameters())
         if n_params > MAX_PARAMS:
             raise ValueError(f"{self.describe()} would have {n_params:,} parameters, over the limit of "
                              f"{MAX_PARAMS:,}")
-        weights = {layer: net.get_parameter(f"{layer}.weight").numel() for layer in net.layer_names}
+        weights = {layer: net.get_parameter(f"{layer}.weight").numel() for layer in weight_layers(net)}
         for layer, factor in self.hashing.items():
             if layer not in weights:
                 raise ValueError(f"hashing names unknown layer '{layer}'; layers: {list(weights)}")
@@ -74,11 +93,21 @@ class ArchSpec:
         hashed = sum(weights[layer] for layer, factor in self.hashing.items() if int(factor) > 1)
         if hashed > MAX_HASHED:
             raise ValueError(f"{self.describe()} hashes {hashed:,} weights, over the limit of {MAX_HASHED:,}")
+        errors = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError, AssertionError)
         try:
             with torch.device("meta"):
-                out = net(torch.empty(2, self.in_channels, self.image_size, self.image_size))
-        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-            raise ValueError(f"{self.describe()} cannot run on its own input: {_first_line(exc)}") from None
+                out = logits_of(net(torch.empty(2, self.in_channels, self.image_size, self.image_size)))
+        except errors as exc:
+            if self.target is None:
+                raise ValueError(f"{self.describe()} cannot run on its own input: {_first_line(exc)}") from None
+            # Some libraries' forward needs real tensors: run two real inputs on the CPU (the model is
+            # within MAX_PARAMS and, read from a file, allow-listed).
+            try:
+                real = self.build().eval()
+                with torch.no_grad():
+                    out = logits_of(real(torch.zeros(2, self.in_channels, self.image_size, self.image_size)))
+            except errors as exc2:
+                raise ValueError(f"{self.describe()} cannot run on its own input: {_first_line(exc2)}") from None
         if tuple(out.shape) != (2, self.num_classes):
             raise ValueError(f"{self.describe()} outputs shape {tuple(out.shape)[1:]}, not {self.num_classes} classes")
         return net

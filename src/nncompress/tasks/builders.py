@@ -22,10 +22,28 @@ def build_datamodule(cfg: DictConfig):
     return dm
 
 
+def model_node(model_cfg) -> dict:
+    """A `_target_` model's node (models.targets): its target and every key that is not ours."""
+    from nncompress.tasks.config import MODEL_KEYS
+
+    node = OmegaConf.to_container(model_cfg, resolve=True)
+    return {"_target_": node["_target_"], **{k: v for k, v in node.items() if k not in MODEL_KEYS}}
+
+
 def build_spec(cfg: DictConfig, dm) -> ArchSpec:
     c, h, _ = dm.input_shape
     raw = cfg.model.get("hashing")
     hashing = OmegaConf.to_container(raw, resolve=True) if raw is not None else {}
+    if cfg.model.get("_target_"):
+        from nncompress.models.targets import TargetError
+
+        spec = ArchSpec.of_target(model_node(cfg.model), int(c), int(dm.num_classes), int(h), hashing)
+        spec.hash_seed = int(cfg.model.hash_seed)
+        try:
+            spec.validate()
+        except (TargetError, ValueError) as exc:
+            raise UserError(f"model: {exc}") from None
+        return spec
     return ArchSpec(cfg.model.arch, hashing, int(c), int(dm.num_classes), int(h), int(cfg.model.hash_seed))
 
 

@@ -4,11 +4,37 @@ expensive: each family declares its own (`Family.schemas`), so a misspelt key or
 from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from nncompress.methods.base import discover
 
+# Keys of conf/model/*.yaml that are ours; with a `_target_` model every other key is its argument.
+MODEL_KEYS = ("_target_", "name", "arch", "hashing", "hash_seed", "csr_index_bits", "train")
+
+
+def target_name(target: str, model_name=None) -> str:
+    """A `_target_` model's run name: timm's model_name where given, else the callable's name."""
+    return str(model_name) if model_name else str(target).rsplit(".", 1)[-1]
+
+
+def model_overrides(args: list) -> list:
+    """Command-line overrides for a `_target_` model: `model._target_=X` selects conf/model/target
+    (unless a model= is given), and `model.KEY=V` for a KEY that is not ours becomes `++model.KEY=V`
+    (an argument of the model, which Hydra's strict config would otherwise refuse)."""
+    given = [a for a in args if a.lstrip("+").startswith("model._target_=")]
+    if not given:
+        return list(args)
+    out = [] if any(a.startswith("model=") for a in args) else ["model=target"]
+    for a in args:
+        if a.startswith("model.") and "=" in a and a[len("model."):].split("=")[0].split(".")[0] not in MODEL_KEYS:
+            a = "++" + a
+        out.append(a)
+    return out
+
 
 def register_schemas() -> None:
+    if not OmegaConf.has_resolver("nnc.target_name"):
+        OmegaConf.register_new_resolver("nnc.target_name", target_name)
     store = ConfigStore.instance()
     for family in discover().values():
         for (group, name), node in family.schemas.items():

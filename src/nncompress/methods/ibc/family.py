@@ -52,7 +52,8 @@ class IbcFamily(Family):
     def export(self, module: IbcModule, cfg, ctx: BuildContext):
         c = cfg.coding
         indices, biases, codebook = module.quantised(vd_clusters=int(c.vd_clusters), drop_rate=float(c.drop_rate))
-        comp = build_compressed(ctx.network.spec, indices, biases, codebook, int(c.index_bits))
+        comp = build_compressed(ctx.network.spec, indices, biases, codebook, int(c.index_bits),
+                                state=module.net.state_dict())
         nonzero = sum(int((i != 0).sum()) for i in comp.indices)
         return comp, {"nonzero_fraction": nonzero / sum(i.numel() for i in indices)}
 

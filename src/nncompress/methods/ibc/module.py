@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nncompress.core.evaluation import logits_of
 from nncompress.layers.vd import to_variational, vd_layers
 from nncompress.methods.base import ClassifierModule, linear_decay
 from nncompress.methods.ibc.objectives import MixturePrior, SparseVDKL
@@ -113,11 +114,11 @@ class IbcModule(ClassifierModule):
             for w in weights:
                 indices.append(comp[start : start + w.numel()].reshape(w.shape))
                 start += w.numel()
-        biases = [m.bias.detach().clone() for m in layers]
+        biases = [m.bias.detach().clone() if m.bias is not None else None for m in layers]
         return indices, biases, codebook.float()
 
     def predict(self, x):
-        return self.net(x)
+        return logits_of(self.net(x))
 
     @torch.no_grad()
     def net_with(self, indices: list, codebook: torch.Tensor) -> nn.Module:
@@ -151,7 +152,7 @@ class IbcModule(ClassifierModule):
 
     # -- objective ----------------------------------------------------------------------
     def objective(self, x, y):
-        ce = F.cross_entropy(self.net(x), y)
+        ce = F.cross_entropy(logits_of(self.net(x)), y)
         terms = {"ce": ce}
         reg = ce.new_zeros(())
         for term in self.terms:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nncompress.core.evaluation import logits_of
 from nncompress.layers.bayes_by_backprop import BayesByBackprop, bayesian_layers, to_bayesian
 from nncompress.methods.base import ClassifierModule
 from nncompress.methods.pwfn.optim import FreeDecaySGD
@@ -53,13 +54,13 @@ class PwfnModule(ClassifierModule):
         return sum(int(layer.fixed(name).sum()) for layer in self.layers() for name in layer.posterior_names)
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return logits_of(self.net(x))
 
     # -- training -----------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         x, y = batch
         s = self.settings
-        ce = F.cross_entropy(self.net(x), y)
+        ce = F.cross_entropy(logits_of(self.net(x)), y)
         push = sigma_push_loss(self.layers(), s.alpha, s.gamma) if s.alpha > 0 else ce.new_zeros(())
         loss = ce + push
         step = self.steps_done + self.global_step

@@ -21,6 +21,7 @@ from torch import nn
 
 from nncompress.coding.codebook import CodebookNet
 from nncompress.core.errors import UserError
+from nncompress.core.evaluation import logits_of
 from nncompress.methods.base import BuildContext, ClassifierModule, Family, register
 from nncompress.methods.baseline import load_baseline_into
 from nncompress.methods.rd.compress import Compressed, prune, quantize
@@ -41,7 +42,7 @@ class RdModule(ClassifierModule):
         self.compressed: Compressed | None = None
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return logits_of(self.net(x))
 
 
 def importance_keys(s: RdSettings, est) -> dict:
