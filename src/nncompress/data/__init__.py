@@ -3,10 +3,11 @@
 MNIST, Fashion-MNIST and CIFAR-10/100 are read by torchvision's dataset classes from
 torchvision's layout under ``data_dir`` (``${paths.data_dir}``), md5-checked, then held as
 normalised tensors on the training device (``InMemoryDataModule``; CIFAR augmented on the device).
-Every datamodule follows :class:`DataModuleProtocol` (``datamodule.py``): ``name``, ``input_shape``,
-``num_classes``, ``n_train``, ``device``, ``has_val``, ``in_memory``, ``setup()`` and three loaders
-whose batches are on ``device``; in-memory ones also hold ``x_train, y_train, x_val, y_val, x_test,
-y_test``.
+Any torch Datasets a user gives become a datamodule with
+``DatasetDataModule`` (in memory when small). Every datamodule follows
+:class:`DataModuleProtocol` (``datamodule.py``): ``name``, ``input_shape``, ``num_classes``,
+``n_train``, ``device``, ``has_val``, ``in_memory``, ``setup()`` and three loaders whose batches
+are on ``device``; in-memory ones also hold ``x_train, y_train, x_val, y_val, x_test, y_test``.
 Missing or corrupt files raise a one-line :class:`DataNotFoundError` naming the folder and files.
 """
 
@@ -22,15 +23,19 @@ from .datamodule import (
 )
 from .files import DataNotFoundError
 from .mnist import MNISTDataModule
+from .streaming import DatasetDataModule, DeviceLoader, StreamingDataModule
 
 __all__ = [
     "CIFAR10DataModule",
     "CIFAR100DataModule",
     "DataModuleProtocol",
     "DataNotFoundError",
+    "DatasetDataModule",
+    "DeviceLoader",
     "InMemoryDataModule",
     "MNISTDataModule",
     "RandomCropFlipLoader",
+    "StreamingDataModule",
     "SyntheticDataModule",
     "TensorBatchLoader",
     "default_data_dir",
