@@ -3,7 +3,8 @@
 MNIST, Fashion-MNIST and CIFAR-10/100 are read by torchvision's dataset classes from
 torchvision's layout under ``data_dir`` (``${paths.data_dir}``), md5-checked, then held as
 normalised tensors on the training device (``InMemoryDataModule``; CIFAR augmented on the device).
-Any torch Datasets a user gives become a datamodule with
+Image folders in the ImageNet layout stream through a DataLoader with workers
+(``ImageFolderDataModule``); any torch Datasets a user gives become a datamodule with
 ``DatasetDataModule`` (in memory when small). Every datamodule follows
 :class:`DataModuleProtocol` (``datamodule.py``): ``name``, ``input_shape``, ``num_classes``,
 ``n_train``, ``device``, ``has_val``, ``in_memory``, ``setup()`` and three loaders whose batches
@@ -22,6 +23,7 @@ from .datamodule import (
     seeded_split,
 )
 from .files import DataNotFoundError
+from .imagefolder import IMAGENET_MEAN, IMAGENET_STD, ImageFolderDataModule
 from .mnist import MNISTDataModule
 from .streaming import DatasetDataModule, DeviceLoader, StreamingDataModule
 
@@ -32,6 +34,9 @@ __all__ = [
     "DataNotFoundError",
     "DatasetDataModule",
     "DeviceLoader",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "ImageFolderDataModule",
     "InMemoryDataModule",
     "MNISTDataModule",
     "RandomCropFlipLoader",
