@@ -68,8 +68,9 @@ def not_found(what: str, folder: Path, missing: Sequence[str], corrupt: Sequence
         problems.append(f"{what} files missing in {folder}: {', '.join(missing)}")
     if corrupt:
         problems.append(f"{what} files corrupt in {folder}: {', '.join(corrupt)}")
-    if not missing:
-        why = "replace them with the official files, or set check_md5=false for a copy of your own"
+    if not missing:  # never overwritten: a wrong copy is something the user should know about
+        return DataNotFoundError(f"{'; '.join(problems)} (replace them with the official files, "
+                                 "or set check_md5=false to read a copy of your own)")
     return DataNotFoundError(f"{'; '.join(problems)} ({why}: {HINT})")
 
 
