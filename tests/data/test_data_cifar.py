@@ -19,6 +19,7 @@ import torch
 from torchvision import datasets
 
 from helpers import py2_pickle
+from nncompress.core.errors import UserError
 from nncompress.data import DataNotFoundError, TensorBatchLoader
 from nncompress.data.cifar import (
     CIFAR10DataModule,
@@ -283,7 +284,7 @@ def test_tampered_pickle_fails_the_md5_check_before_it_is_opened(c10, monkeypatc
 def test_malformed_files_read_unchecked_give_one_line(tmp_path):
     payload, _ = cifar10_members({"data_batch_3": b"\x00garbage"})
     write_archive(tmp_path / "cifar-10-python.tar.gz", C10, payload)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(UserError) as info:  # run.py prints it as one line
         dm10(CIFAR10DataModule, tmp_path, check_md5=False).setup()
     msg = str(info.value)
     assert msg.startswith(f"{tmp_path / 'cifar-10-python.tar.gz'}:{C10}: not readable as cifar10 (") and "\n" not in msg

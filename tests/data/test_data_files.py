@@ -16,6 +16,7 @@ import pytest
 import torch
 from torchvision import datasets
 
+from nncompress.core.errors import UserError
 from nncompress.data import DataNotFoundError, MNISTDataModule, files
 
 UNREACHABLE = "http://127.0.0.1:9/"  # discard port on loopback: nothing leaves the machine
@@ -169,7 +170,7 @@ def test_unpacked_files_without_their_gz_are_used(tmp_path):
     x_tr = MNISTDataModule("mnist", data_dir=tmp_path, device="cpu", download=False).load_raw()[0]
     assert np.array_equal(x_tr.numpy(), arrays["train-images-idx3-ubyte"])
     (raw / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x07\x01garbage")  # not an idx file
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(UserError) as info:
         MNISTDataModule("mnist", data_dir=tmp_path, device="cpu", download=False).load_raw()
     assert str(info.value).startswith(f"{raw}: not readable as mnist idx files (") and "\n" not in str(info.value)
 

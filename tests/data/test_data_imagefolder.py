@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from nncompress.core.errors import UserError
 from nncompress.data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -112,14 +113,16 @@ def test_val_held_out_of_train_with_eval_transforms(root):
 
 
 def test_errors_are_one_line_and_name_the_folder(root, tmp_path):
-    with pytest.raises(DataNotFoundError, match="set dataset.root"):
-        ImageFolderDataModule(None)
+    unset = ImageFolderDataModule(None)  # raised at setup: Hydra's instantiate would wrap it
+    with pytest.raises(DataNotFoundError, match=r"^no image folder given: set dataset.root to a folder laid out as "
+                                                r"<root>/train/<class>/\*.JPEG and <root>/val/<class>/\*.JPEG$"):
+        unset.setup()
     missing = tmp_path / "nowhere"
     with pytest.raises(DataNotFoundError) as info:
         dm_for(missing).setup()
     assert str(info.value).startswith(f"image folder missing: {missing / 'train'} (expected ")
     assert "\n" not in str(info.value)
-    with pytest.raises(ValueError, match=r"has 3 class folders, expected 1000"):
+    with pytest.raises(UserError, match=r"has 3 class folders, expected 1000"):  # one line from run.py
         dm_for(root, num_classes=1000).setup()
     (root / "val" / "n02_dog").rename(root / "val" / "n02_wolf")
     with pytest.raises(ValueError, match=r"classes differ .* extra \['n02_wolf'\], lacking \['n02_dog'\]"):

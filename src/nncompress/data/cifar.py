@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from torchvision import datasets
 
+from nncompress.core.errors import UserError
+
 from . import files
 from .datamodule import Batch, InMemoryDataModule, TensorBatchLoader, default_data_dir
 
@@ -258,11 +260,11 @@ class CIFARDataModule(InMemoryDataModule):
             x = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))  # NHWC -> NCHW
             y = torch.as_tensor(ds.targets if self.label_key is None else self._labels(root, train), dtype=torch.int64)
         except Exception as exc:  # a file that passed (or skipped) the md5 check but is malformed
-            raise ValueError(f"{source}: not readable as {self.name} ({files.one_line(exc)})") from exc
+            raise UserError(f"{source}: not readable as {self.name} ({files.one_line(exc)})") from exc
         if len(y) != len(x) or x.shape[1:] != _IMAGE_SHAPE:
-            raise ValueError(f"{source}: {len(x)} images of {list(x.shape[1:])}, {len(y)} labels")
+            raise UserError(f"{source}: {len(x)} images of {list(x.shape[1:])}, {len(y)} labels")
         if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
-            raise ValueError(
+            raise UserError(
                 f"{source}: labels outside [0, {self.num_classes}): min {y.min()}, max {y.max()}"
             )
         return x, y

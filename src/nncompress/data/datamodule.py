@@ -35,7 +35,8 @@ class DataModuleProtocol(Protocol):
     ``device``. ``setup()`` may be called any number of times; the first call loads. Attributes
     that need the data (``n_train``, and ``num_classes`` where the labels tell it) set up on first
     use. With ``in_memory`` true, ``x_train, y_train, x_val, y_val, x_test, y_test`` are the splits
-    as tensors on ``device``.
+    as tensors on ``device``. (``isinstance(dm, DataModuleProtocol)`` reads every member before
+    Python 3.12, ``n_train`` included, so it sets up.)
     """
 
     name: str

@@ -38,13 +38,16 @@ from urllib.parse import urlparse
 
 from torchvision.datasets.utils import calculate_md5, extract_archive
 
+from nncompress.core.errors import UserError
+
 DOWNLOAD_TIMEOUT_S = 10.0  # per socket operation of torchvision's download
 PROBE_TIMEOUT_S = 3.0  # to learn whether any mirror is reachable at all
 HINT = "copy them there, or set NNCOMPRESS_DATA / paths.data_dir to a folder that has them"
 
 
 class DataNotFoundError(FileNotFoundError):
-    """Dataset files missing or corrupt and not fetchable; the message is one line for the user."""
+    """Dataset files missing or corrupt and not fetchable; the message is one line for the user.
+    (Files that are there but unreadable raise ``core.errors.UserError``: also one line from run.py.)"""
 
 
 def one_line(exc: BaseException) -> str:
@@ -151,7 +154,7 @@ def unpack_into(archive: Path, folder: Path) -> None:
     try:
         extract_archive(str(archive), str(folder))
     except Exception as exc:  # gzip / tar errors: a corrupt archive whose md5 was not checked
-        raise ValueError(f"{archive}: cannot unpack ({one_line(exc)})") from exc
+        raise UserError(f"{archive}: cannot unpack ({one_line(exc)})") from exc
 
 
 @contextlib.contextmanager

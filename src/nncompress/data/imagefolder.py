@@ -27,6 +27,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from torchvision import datasets, transforms
 
+from nncompress.core.errors import UserError
+
 from .files import DataNotFoundError, one_line
 from .streaming import StreamingDataModule
 
@@ -80,10 +82,7 @@ class ImageFolderDataModule(StreamingDataModule):
         **kwargs,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, num_workers=num_workers, **kwargs)
-        if root is None:
-            raise DataNotFoundError(f"no image folder given: set dataset.root to a folder laid out as "
-                                    f"{LAYOUT.format(train=train_dir, test=test_dir)}")
-        self.root = Path(root).expanduser()
+        self.root = None if root is None else Path(root).expanduser()
         self.train_dir, self.test_dir = train_dir, test_dir
         self.name, self.image_size, self.resize_size = name, int(image_size), resize_size
         self.mean, self.std = tuple(mean), tuple(std)
@@ -92,11 +91,14 @@ class ImageFolderDataModule(StreamingDataModule):
         self.classes: Optional[List[str]] = None
 
     def _folder(self, sub: str) -> Path:
+        layout = LAYOUT.format(train=self.train_dir, test=self.test_dir)
+        if self.root is None:  # raised here, not in __init__, where Hydra's instantiate would wrap it
+            raise DataNotFoundError(f"no image folder given: set dataset.root to a folder laid out as {layout}")
         folder = self.root / sub
         if not folder.is_dir():
             raise DataNotFoundError(
-                f"image folder missing: {folder} (expected {LAYOUT.format(train=self.train_dir, test=self.test_dir)}"
-                f" with root {self.root}: copy the images there, or set dataset.root)"
+                f"image folder missing: {folder} (expected {layout} with root {self.root}: "
+                "copy the images there, or set dataset.root)"
             )
         return folder
 
@@ -108,7 +110,7 @@ class ImageFolderDataModule(StreamingDataModule):
             if not classes:
                 raise DataNotFoundError(f"no class folders in {folder} (expected {folder}/<class>/*.JPEG)")
             if self._expected_classes is not None and len(classes) != self._expected_classes:
-                raise ValueError(f"{folder} has {len(classes)} class folders, expected {self._expected_classes}")
+                raise UserError(f"{folder} has {len(classes)} class folders, expected {self._expected_classes}")
             self.classes = classes
         return self.classes
 
@@ -124,7 +126,7 @@ class ImageFolderDataModule(StreamingDataModule):
             raise DataNotFoundError(f"{folder}: {one_line(exc)}") from exc
         if ds.classes != self.find_classes():
             extra, lacking = set(ds.classes) - set(self.classes), set(self.classes) - set(ds.classes)
-            raise ValueError(f"{folder} classes differ from {self.root / self.train_dir}'s: "
+            raise UserError(f"{folder} classes differ from {self.root / self.train_dir}'s: "
                              f"extra {sorted(extra)[:5]}, lacking {sorted(lacking)[:5]}")
         return ds
 

@@ -23,6 +23,8 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 import torch
 from torchvision import datasets
 
+from nncompress.core.errors import UserError
+
 from . import files
 from .datamodule import InMemoryDataModule, default_data_dir
 
@@ -123,7 +125,7 @@ class MNISTDataModule(InMemoryDataModule):
                 test = self.dataset_class(root, train=False)
             except Exception as exc:  # torchvision asserts on malformed idx headers
                 folder = Path(root) / self.dataset_class.__name__ / "raw"
-                raise ValueError(f"{folder}: not readable as {self.name} idx files ({files.one_line(exc)})") from exc
+                raise UserError(f"{folder}: not readable as {self.name} idx files ({files.one_line(exc)})") from exc
         return train.data, train.targets.long(), test.data, test.targets.long()
 
     def _transform(self, images: torch.Tensor) -> torch.Tensor:

@@ -45,9 +45,9 @@ class DeviceLoader:
         if self.seed is not None and self.loader.generator is not None:
             self.loader.generator.manual_seed(self.seed + self.epoch)
             self.epoch += 1
-        blocking = self.device.type != "cuda"
+        non_blocking = self.device.type == "cuda"  # from pinned memory: overlaps the next batch
         for x, y in self.loader:
-            yield x.to(self.device, non_blocking=not blocking), y.to(self.device, non_blocking=not blocking)
+            yield x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking)
 
 
 class StreamingDataModule(L.LightningDataModule):
