@@ -44,12 +44,39 @@ def compose_cfg(overrides=(), hydra=True):
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=hydra)
 
 
-def write_cifar(root, classes: int = 10, per_batch: int = 40, n_test: int = 40, seed: int = 0):
-    """A small, format-true CIFAR-10 / CIFAR-100 under `root` in the folder the datamodules read
-    (`CIFAR10/raw/cifar-10-batches-py/` or `CIFAR100/raw/cifar-100-python/`, extracted, so no md5
-    applies): Python-2-style pickled dicts of uint8 [n, 3072] images and labels. Returns root."""
+def py2_pickle(obj) -> bytes:
+    """``obj`` pickled as the 2009 CIFAR files were, by Python 2 (protocol 2): every str and bytes as
+    a Python 2 str (BINSTRING, so ``encoding="latin1"`` reads str keys, as torchvision does, and
+    ``encoding="bytes"`` bytes keys), numpy arrays under the ``numpy.core.multiarray`` path."""
+    import io
     import pickle
+    import struct
 
+    class Py2Pickler(pickle._Pickler):
+        dispatch = pickle._Pickler.dispatch.copy()
+
+        def save_py2_str(self, value):
+            data = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+            if len(data) < 256:
+                self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+            else:
+                self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+            self.memoize(value)
+
+        dispatch[str] = save_py2_str
+        dispatch[bytes] = save_py2_str
+
+    buf = io.BytesIO()
+    Py2Pickler(buf, protocol=2).dump(obj)
+    return buf.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+
+
+def write_cifar(root, classes: int = 10, per_batch: int = 40, n_test: int = 40, seed: int = 0):
+    """A small, format-true CIFAR-10 / CIFAR-100 under `root`, extracted, in torchvision's layout
+    (`cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}` or
+    `cifar-100-python/{train, test, meta}`): Python-2 pickled dicts of uint8 [n, 3072] images and
+    labels. Their md5s are not the official ones: read them with `dataset.check_md5=false`
+    (CIFAR_FILES below). Returns root."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -59,19 +86,26 @@ def write_cifar(root, classes: int = 10, per_batch: int = 40, n_test: int = 40, 
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
         # the red channel encodes the class, so a network can learn it
         data[:, :1024] = (labels[:, None] * 255 // max(classes - 1, 1)).astype(np.uint8)
-        d = {b"data": data, label_key: labels.tolist()}
+        d = {"data": data, label_key: labels.tolist()}
         if classes == 100:
-            d[b"coarse_labels"] = (labels // 5).tolist()
-        return pickle.dumps(d, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+            d["coarse_labels"] = (labels // 5).tolist()
+        return py2_pickle(d)
 
     if classes == 10:
-        folder = Path(root) / "CIFAR10" / "raw" / "cifar-10-batches-py"
-        members = {f"data_batch_{i}": pickled(per_batch, b"labels") for i in range(1, 6)}
-        members["test_batch"] = pickled(n_test, b"labels")
+        folder = Path(root) / "cifar-10-batches-py"
+        members = {f"data_batch_{i}": pickled(per_batch, "labels") for i in range(1, 6)}
+        members["test_batch"] = pickled(n_test, "labels")
+        members["batches.meta"] = py2_pickle({"label_names": [f"class{k}" for k in range(10)]})
     else:
-        folder = Path(root) / "CIFAR100" / "raw" / "cifar-100-python"
-        members = {"train": pickled(5 * per_batch, b"fine_labels"), "test": pickled(n_test, b"fine_labels")}
+        folder = Path(root) / "cifar-100-python"
+        members = {"train": pickled(5 * per_batch, "fine_labels"), "test": pickled(n_test, "fine_labels"),
+                   "meta": py2_pickle({"fine_label_names": [f"f{k}" for k in range(100)],
+                                       "coarse_label_names": [f"c{k}" for k in range(20)]})}
     folder.mkdir(parents=True, exist_ok=True)
     for name, payload in members.items():
         (folder / name).write_bytes(payload)
     return Path(root)
+
+
+# The override that lets the CLI read write_cifar's files (their md5s are not the official ones).
+CIFAR_FILES = "dataset.check_md5=false"

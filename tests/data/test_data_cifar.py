@@ -1,22 +1,26 @@
-"""CIFAR-10/100 datamodules on small, format-true archives written here (the real data is absent).
+"""CIFAR-10/100 datamodules on small, format-true files written here (the real data is absent).
 
-The archives copy the official layout: a tar.gz with one top folder (``cifar-10-batches-py`` /
-``cifar-100-python``) of Python-2-style pickled dicts (protocol 2, numpy arrays under the
-``numpy.core.multiarray`` path, bytes keys), members in a non-sorted order as in the real tar.
+The files copy the official layout, which torchvision reads: a tar.gz with one top folder
+(``cifar-10-batches-py`` / ``cifar-100-python``) of Python-2 pickled dicts (protocol 2, str keys and
+data as Python 2 strings, numpy arrays under the ``numpy.core.multiarray`` path), members in a
+non-sorted order as in the real tar, and the ``batches.meta`` / ``meta`` torchvision also checks.
+Their md5s are not the official ones: the datamodules read them through a subclass of torchvision's
+class carrying the md5s of these files (:func:`toy`), the documented way to override the table.
 """
 
 import hashlib
 import io
 import os
-import pickle
 import tarfile
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from torchvision import datasets
 
-from nncompress.data import DataNotFoundError, TensorBatchLoader, cifar
+from helpers import py2_pickle
+from nncompress.core.errors import UserError
+from nncompress.data import DataNotFoundError, TensorBatchLoader
 from nncompress.data.cifar import (
     CIFAR10DataModule,
     CIFAR100DataModule,
@@ -24,13 +28,9 @@ from nncompress.data.cifar import (
     random_crop_flip,
 )
 
-UNREACHABLE = ("http://127.0.0.1:9/",)  # discard port on loopback: nothing leaves the machine
+UNREACHABLE = "http://127.0.0.1:9/"  # discard port on loopback: nothing leaves the machine
 PER_BATCH, N_TEST = 4, 6  # CIFAR-10: 5 x 4 = 20 training images
-
-
-def py2_pickle(obj) -> bytes:
-    # The 2009 files were written by Python 2 numpy, whose arrays live under numpy.core.
-    return pickle.dumps(obj, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+C10, C100 = "cifar-10-batches-py", "cifar-100-python"
 
 
 def images(n: int, seed: int) -> np.ndarray:
@@ -58,21 +58,21 @@ def cifar10_members(overrides=None):
     dicts = {}
     for i in range(1, 6):
         dicts[f"data_batch_{i}"] = {
-            b"batch_label": f"training batch {i} of 5".encode(),
-            b"labels": [(i * 3 + j) % 10 for j in range(PER_BATCH)],
-            b"data": images(PER_BATCH, i),
-            b"filenames": [b"img_%d.png" % j for j in range(PER_BATCH)],
+            "batch_label": f"training batch {i} of 5",
+            "labels": [(i * 3 + j) % 10 for j in range(PER_BATCH)],
+            "data": images(PER_BATCH, i),
+            "filenames": [f"img_{j}.png" for j in range(PER_BATCH)],
         }
     test = images(N_TEST, 7)
     test[1] = 0
     test[1, 2 * 1024 + 3 * 32 + 30] = 255  # channel 2 (B), row 3, column 30
     test[1, 0 * 1024 + 31 * 32 + 0] = 7  # channel 0 (R), row 31, column 0
-    dicts["test_batch"] = {b"batch_label": b"testing batch 1 of 1", b"labels": list(range(N_TEST)),
-                           b"data": test, b"filenames": [b"t.png"] * N_TEST}
+    dicts["test_batch"] = {"batch_label": "testing batch 1 of 1", "labels": list(range(N_TEST)),
+                           "data": test, "filenames": ["t.png"] * N_TEST}
     dicts.update(overrides or {})  # a bytes value is written as is (garbage, foreign pickles)
     payload = {"readme.html": b"<html></html>",
-               "batches.meta": py2_pickle({b"num_cases_per_batch": PER_BATCH, b"num_vis": 3072,
-                                           b"label_names": [b"class%d" % k for k in range(10)]})}
+               "batches.meta": py2_pickle({"num_cases_per_batch": PER_BATCH, "num_vis": 3072,
+                                           "label_names": [f"class{k}" for k in range(10)]})}
     # members deliberately out of name order: the loader must order batches by name
     for name in ["data_batch_4", "test_batch", "data_batch_3", "data_batch_2", "data_batch_5",
                  "data_batch_1"]:
@@ -82,23 +82,38 @@ def cifar10_members(overrides=None):
     return payload, dicts
 
 
-def install(monkeypatch, key, root, top, archive, members, mirrors=UNREACHABLE):
-    spec = cifar.SPECS[key]
-    md5 = write_archive(root / spec.folder / "raw" / archive, top, members)
-    monkeypatch.setitem(cifar.SPECS, key, replace(spec, files=((archive, md5),), mirrors=mirrors))
+def toy(module_cls, members: dict, archive_md5=None, url=UNREACHABLE):
+    """A subclass of the datamodule whose torchvision class checks the md5s of ``members`` (and of
+    the archive), and downloads from ``url``."""
+    tv = module_cls.dataset_class
+    md5 = {n: hashlib.md5(b).hexdigest() for n, b in members.items()}
+    md5.setdefault("data_batch_5", "0" * 32)  # a member the archive lacks still has an expected md5
+    reader = type(tv.__name__, (tv,), {
+        "tgz_md5": archive_md5, "url": url + tv.filename,
+        "train_list": [[n, md5[n]] for n, _ in tv.train_list],
+        "test_list": [[n, md5[n]] for n, _ in tv.test_list],
+        "meta": {**tv.meta, "md5": md5[tv.meta["filename"]]},
+    })
+    return type(f"Toy{module_cls.__name__}", (module_cls,), {"dataset_class": reader})
+
+
+def install(root, members, module_cls=CIFAR10DataModule):
+    """The archive under ``root`` (torchvision's layout) and the datamodule class that reads it."""
+    top = module_cls.dataset_class.base_folder
+    md5 = write_archive(root / module_cls.dataset_class.filename, top, members)
+    return toy(module_cls, members, md5)
 
 
 @pytest.fixture
-def c10(tmp_path, monkeypatch):
+def c10(tmp_path):
     payload, arrays = cifar10_members()
-    install(monkeypatch, "cifar10", tmp_path, "cifar-10-batches-py", "cifar-10-python.tar.gz", payload)
-    return tmp_path, arrays
+    return tmp_path, arrays, install(tmp_path, payload)
 
 
-def dm10(root, **kw):
+def dm10(module_cls, root, **kw):
     kw.setdefault("val_size", 5)
     kw.setdefault("download", False)
-    return CIFAR10DataModule(data_dir=root, device="cpu", batch_size=4, eval_batch_size=4, **kw)
+    return module_cls(data_dir=root, device="cpu", batch_size=4, eval_batch_size=4, **kw)
 
 
 def unnormalise(x, mean=0.5, std=0.5):
@@ -106,20 +121,23 @@ def unnormalise(x, mean=0.5, std=0.5):
 
 
 def test_load_raw_shapes_labels_and_batch_order(c10):
-    root, arrays = c10
-    x_tr, y_tr, x_te, y_te = dm10(root).load_raw()
+    root, arrays, cls = c10
+    x_tr, y_tr, x_te, y_te = dm10(cls, root).load_raw()
     assert x_tr.shape == (20, 3, 32, 32) and x_tr.dtype == torch.uint8
     assert x_te.shape == (N_TEST, 3, 32, 32) and y_tr.dtype == y_te.dtype == torch.int64
     # data_batch_1..5 in name order, whatever the order inside the tar
-    expected = sum((arrays[f"data_batch_{i}"][b"labels"] for i in range(1, 6)), [])
+    expected = sum((arrays[f"data_batch_{i}"]["labels"] for i in range(1, 6)), [])
     assert y_tr.tolist() == expected and y_te.tolist() == list(range(N_TEST))
     assert x_tr[4:8, 0, 0, 0].tolist() == list(range(4))  # batch 2's identifying pixels (seed 2)
     assert x_tr[:4, 0, 0, 0].tolist() == [100, 101, 102, 103]
+    # every training image read back exactly: row c*1024 + r*32 + k is pixel (c, r, k)
+    rows = np.concatenate([arrays[f"data_batch_{i}"]["data"] for i in range(1, 6)])
+    assert torch.equal(x_tr.reshape(20, 3072), torch.from_numpy(rows))
 
 
 def test_pixel_order_and_normalisation(c10):
-    root, arrays = c10
-    dm = dm10(root)
+    root, arrays, cls = c10
+    dm = dm10(cls, root)
     dm.setup()
     assert dm.x_test.dtype == torch.float32 and dm.x_test.shape[1:] == dm.input_shape == (3, 32, 32)
     raw = unnormalise(dm.x_test)
@@ -128,27 +146,28 @@ def test_pixel_order_and_normalisation(c10):
     assert marked.sum() == 255 + 7  # nothing else lit: no transposed / swapped planes
     assert dm.x_test[1, 1, 0, 0].item() == pytest.approx(-1.0)  # (0/255 - 0.5) / 0.5
     # every pixel: flat index c*1024 + r*32 + k of the row
-    flat = torch.from_numpy(arrays["test_batch"][b"data"].astype(np.int64))
+    flat = torch.from_numpy(arrays["test_batch"]["data"].astype(np.int64))
     c, r, k = torch.meshgrid(torch.arange(3), torch.arange(32), torch.arange(32), indexing="ij")
     assert torch.equal(raw, flat[:, c * 1024 + r * 32 + k])
+    assert dm.n_train == 15 and dm.in_memory
 
 
 def test_standard_and_custom_normalisation(c10):
-    root, _ = c10
-    dm = dm10(root, normalization="standard")
+    root, _, cls = c10
+    dm = dm10(cls, root, normalization="standard")
     dm.setup()
     mean, std = CIFAR10DataModule.STATS["standard"]
     for ch in range(3):
         got = dm.x_test[1, ch, 3, 30] if ch == 2 else dm.x_test[1, ch, 0, 5]
         want = ((255 if ch == 2 else 0) / 255 - mean[ch]) / std[ch]
         assert got.item() == pytest.approx(want, rel=1e-5)
-    dm = dm10(root, mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0])
+    dm = dm10(cls, root, mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0])
     dm.setup()
     assert dm.x_test[1, 2, 3, 30].item() == pytest.approx(1.0) and dm.x_test.min() >= 0
     with pytest.raises(ValueError, match="normalization"):
-        dm10(root, normalization="imagenet")
+        dm10(cls, root, normalization="imagenet")
     with pytest.raises(ValueError, match="both"):
-        dm10(root, mean=[0.5, 0.5, 0.5])
+        dm10(cls, root, mean=[0.5, 0.5, 0.5])
 
 
 def pool_indices(x_pool, x_split):
@@ -158,8 +177,8 @@ def pool_indices(x_pool, x_split):
 
 
 def test_train_val_split(c10):
-    root, _ = c10
-    dm = dm10(root, val_size=5)
+    root, _, cls = c10
+    dm = dm10(cls, root, val_size=5)
     dm.setup()
     assert (len(dm.x_train), len(dm.x_val), len(dm.x_test)) == (15, 5, N_TEST)
     x_pool, y_pool = dm.load_raw()[:2]
@@ -167,97 +186,79 @@ def test_train_val_split(c10):
     assert sorted(train_idx + val_idx) == list(range(20))  # disjoint, together the whole pool
     assert train_idx == sorted(train_idx) and val_idx == sorted(val_idx)  # original order kept
     assert dm.y_train.tolist() == y_pool[train_idx].tolist() and dm.y_val.tolist() == y_pool[val_idx].tolist()
-    same, other = dm10(root, val_size=5), dm10(root, val_size=5, split_seed=1)
+    same, other = dm10(cls, root, val_size=5), dm10(cls, root, val_size=5, split_seed=1)
     same.setup()
     other.setup()
     assert pool_indices(x_pool, same.x_val) == val_idx and pool_indices(x_pool, other.x_val) != val_idx
 
 
-def test_cifar100_fine_and_coarse(tmp_path, monkeypatch):
+def test_cifar100_fine_and_coarse(tmp_path):
     n_train, n_test = 12, 5
-    train = {b"filenames": [b"f"] * n_train, b"batch_label": b"training batch 1 of 1",
-             b"fine_labels": [(7 * j) % 100 for j in range(n_train)],
-             b"coarse_labels": [(3 * j) % 20 for j in range(n_train)], b"data": images(n_train, 3)}
-    test = {b"filenames": [b"f"] * n_test, b"batch_label": b"testing batch 1 of 1",
-            b"fine_labels": [99, 0, 50, 1, 2], b"coarse_labels": [19, 0, 10, 1, 2],
-            b"data": images(n_test, 4)}
-    meta = {b"fine_label_names": [b"a"] * 100, b"coarse_label_names": [b"b"] * 20}
+    train = {"filenames": ["f"] * n_train, "batch_label": "training batch 1 of 1",
+             "fine_labels": [(7 * j) % 100 for j in range(n_train)],
+             "coarse_labels": [(3 * j) % 20 for j in range(n_train)], "data": images(n_train, 3)}
+    test = {"filenames": ["f"] * n_test, "batch_label": "testing batch 1 of 1",
+            "fine_labels": [99, 0, 50, 1, 2], "coarse_labels": [19, 0, 10, 1, 2],
+            "data": images(n_test, 4)}
+    meta = {"fine_label_names": ["a"] * 100, "coarse_label_names": ["b"] * 20}
     members = {"meta": py2_pickle(meta), "test": py2_pickle(test), "train": py2_pickle(train)}
-    install(monkeypatch, "cifar100", tmp_path, "cifar-100-python", "cifar-100-python.tar.gz", members)
+    cls = install(tmp_path, members, CIFAR100DataModule)
     kw = dict(data_dir=tmp_path, download=False, device="cpu", val_size=2)
-    fine = CIFAR100DataModule(**kw)
+    fine = cls(**kw)
     fine.setup()
     assert fine.num_classes == 100 and fine.name == "cifar100"
     assert fine.y_test.tolist() == [99, 0, 50, 1, 2]
-    assert torch.cat([fine.y_train, fine.y_val]).sort().values.tolist() == sorted(train[b"fine_labels"])
-    coarse = CIFAR100DataModule(labels="coarse", **kw)
+    assert torch.cat([fine.y_train, fine.y_val]).sort().values.tolist() == sorted(train["fine_labels"])
+    assert torch.equal(fine.load_raw()[0].reshape(n_train, 3072), torch.from_numpy(train["data"]))
+    coarse = cls(labels="coarse", **kw)
     coarse.setup()
     assert coarse.num_classes == 20 and coarse.name == "cifar100_coarse"
     assert coarse.y_test.tolist() == [19, 0, 10, 1, 2]
-    assert coarse.load_raw()[1].tolist() == train[b"coarse_labels"]
+    assert coarse.load_raw()[1].tolist() == train["coarse_labels"]
     assert torch.equal(coarse.x_test, fine.x_test) and fine.x_train.shape == (10, 3, 32, 32)
     with pytest.raises(ValueError, match="fine"):
-        CIFAR100DataModule(labels="superclass", **kw)
+        cls(labels="superclass", **kw)
 
 
 @pytest.mark.parametrize("download", [False, True])
-def test_missing_archive_one_line_error_naming_folder(tmp_path, monkeypatch, download):
-    monkeypatch.setitem(cifar.SPECS, "cifar10", replace(cifar.CIFAR10_FILES, mirrors=UNREACHABLE))
-    dm = CIFAR10DataModule(data_dir=tmp_path / "data", download=download, device="cpu")
+def test_missing_files_one_line_error_naming_folder(tmp_path, download):
+    cls = toy(CIFAR10DataModule, cifar10_members()[0])  # its url is the unreachable loopback port
+    dm = cls(data_dir=tmp_path / "data", download=download, device="cpu")
     with pytest.raises(DataNotFoundError) as info:
         dm.setup()
     msg = str(info.value)
-    assert str(tmp_path / "data" / "CIFAR10" / "raw") in msg and "cifar-10-python.tar.gz" in msg
+    assert f"missing in {tmp_path / 'data'}:" in msg and "cifar-10-python.tar.gz" in msg
+    assert f"{C10}/ with data_batch_1, " in msg and "test_batch, batches.meta" in msg
     assert "\n" not in msg and "NNCOMPRESS_DATA" in msg
-    assert ("no network" if download else "download disabled") in msg
+    assert ("no network: cannot reach 127.0.0.1" if download else "download disabled") in msg
+    assert not (tmp_path / "data").exists()  # nothing half-written
 
 
-def test_official_spec_points_at_toronto_and_env_default(monkeypatch, tmp_path):
-    assert cifar.SPECS["cifar10"].files == (("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),)
-    assert cifar.SPECS["cifar100"].files == (("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),)
-    assert cifar.SPECS["cifar10"].mirrors == ("https://www.cs.toronto.edu/~kriz/",)
+def test_official_md5_tables_are_torchvisions_and_env_default(monkeypatch, tmp_path):
+    assert CIFAR10DataModule.dataset_class is datasets.CIFAR10
+    assert CIFAR100DataModule.dataset_class is datasets.CIFAR100
+    assert datasets.CIFAR10.tgz_md5 == "c58f30108f718f92721af3b95e74349a"
+    assert datasets.CIFAR100.tgz_md5 == "eb9058c3a382ffc7106e4002c42a8d85"
+    assert datasets.CIFAR10.url == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
     monkeypatch.setenv("NNCOMPRESS_DATA", str(tmp_path))
     assert CIFAR100DataModule(device="cpu").data_dir == str(tmp_path)
 
 
-def test_wrong_md5_is_reported(tmp_path, monkeypatch):
+def test_wrong_md5_archive_is_reported_not_replaced(tmp_path):
     payload, _ = cifar10_members()
-    raw = tmp_path / "CIFAR10" / "raw"
-    write_archive(raw / "cifar-10-python.tar.gz", "cifar-10-batches-py", payload)
-    monkeypatch.setitem(cifar.SPECS, "cifar10", replace(cifar.CIFAR10_FILES, mirrors=UNREACHABLE))
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    write_archive(archive, C10, payload)
+    before = archive.read_bytes()
     official = "c58f30108f718f92721af3b95e74349a"
-    with pytest.raises(DataNotFoundError, match=rf"corrupt.*cifar-10-python\.tar\.gz.*{official}"):
-        dm10(tmp_path).setup()
-
-
-def bad_archive(tmp_path, monkeypatch, **overrides):
-    payload, _ = cifar10_members(overrides)
-    install(monkeypatch, "cifar10", tmp_path, "cifar-10-batches-py", "cifar-10-python.tar.gz", payload)
-    with pytest.raises(ValueError) as info:
-        dm10(tmp_path).setup()
-    msg = str(info.value)
-    assert "\n" not in msg and "cifar-10-python.tar.gz" in msg
-    return msg
-
-
-def test_malformed_pickles_name_the_member(tmp_path, monkeypatch):
-    good = cifar10_members()[1]["data_batch_3"]
-    wrong_shape = {**good, b"data": np.zeros((PER_BATCH, 3071), np.uint8)}
-    msg = bad_archive(tmp_path / "a", monkeypatch, data_batch_3=wrong_shape)
-    assert "cifar-10-batches-py/data_batch_3" in msg and "3072" in msg and "3071" in msg
-    no_labels = {k: v for k, v in good.items() if k != b"labels"}
-    msg = bad_archive(tmp_path / "b", monkeypatch, data_batch_3=no_labels)
-    assert "data_batch_3" in msg and "b'labels'" in msg and "missing" in msg
-    float_data = {**good, b"data": np.zeros((PER_BATCH, 3072), np.float32)}
-    assert "uint8" in bad_archive(tmp_path / "c", monkeypatch, data_batch_3=float_data)
-    short_labels = {**good, b"labels": [0, 1]}
-    assert f"must be {PER_BATCH} ints" in bad_archive(tmp_path / "d", monkeypatch, data_batch_3=short_labels)
-    out_of_range = {**good, b"labels": [0, 1, 2, 10]}
-    msg = bad_archive(tmp_path / "f", monkeypatch, data_batch_1=out_of_range)
-    assert "data_batch_1" in msg and "outside [0, 10)" in msg
-    msg = bad_archive(tmp_path / "g", monkeypatch, data_batch_5=b"\x00garbage")
-    assert "data_batch_5" in msg and "not a CIFAR python pickle" in msg
-    assert "expected a pickled dict" in bad_archive(tmp_path / "h", monkeypatch, data_batch_5=py2_pickle([1]))
+    with pytest.raises(DataNotFoundError) as info:
+        dm10(CIFAR10DataModule, tmp_path, download=True).setup()
+    got = hashlib.md5(before).hexdigest()
+    assert f"corrupt in {tmp_path}: cifar-10-python.tar.gz (md5 {got}, expected {official}) (replace" in str(info.value)
+    assert archive.read_bytes() == before and not (tmp_path / C10).exists()
+    # the same files pass with check_md5=false (a copy of your own)
+    dm = dm10(CIFAR10DataModule, tmp_path, check_md5=False)
+    dm.setup()
+    assert dm.x_test.shape == (N_TEST, 3, 32, 32)
 
 
 class _Exploit:
@@ -265,35 +266,77 @@ class _Exploit:
         return (os.system, ("echo pwned",))
 
 
-def test_pickle_with_foreign_global_is_refused(tmp_path, monkeypatch):
-    evil = pickle.dumps({b"data": _Exploit(), b"labels": []}, protocol=2)
+def test_tampered_pickle_fails_the_md5_check_before_it_is_opened(c10, monkeypatch):
+    root, _, cls = c10
+    extract(root)
+    (root / "cifar-10-python.tar.gz").unlink()
+    evil = root / C10 / "data_batch_2"
+    evil.write_bytes(py2_pickle({"data": _Exploit(), "labels": []}))
     called = []
-    monkeypatch.setattr(os, "system", lambda *a: called.append(a))  # in case the guard failed
-    msg = bad_archive(tmp_path, monkeypatch, data_batch_2=evil)
-    assert "refusing global" in msg and "system" in msg and called == []
+    monkeypatch.setattr(os, "system", lambda *a: called.append(a))
+    with pytest.raises(DataNotFoundError) as info:
+        dm10(cls, root, download=True).setup()
+    msg = str(info.value)
+    assert f"corrupt in {root}: {C10}/data_batch_2 (md5 " in msg and "data_batch_1" not in msg
+    assert called == []
 
 
-def test_archive_lacking_a_member(tmp_path, monkeypatch):
+def test_malformed_files_read_unchecked_give_one_line(tmp_path):
+    payload, _ = cifar10_members({"data_batch_3": b"\x00garbage"})
+    write_archive(tmp_path / "cifar-10-python.tar.gz", C10, payload)
+    with pytest.raises(UserError) as info:  # run.py prints it as one line
+        dm10(CIFAR10DataModule, tmp_path, check_md5=False).setup()
+    msg = str(info.value)
+    assert msg.startswith(f"{tmp_path / 'cifar-10-python.tar.gz'}:{C10}: not readable as cifar10 (") and "\n" not in msg
+    good = cifar10_members()[1]["data_batch_1"]
+    payload, _ = cifar10_members({"data_batch_1": {**good, "labels": [0, 1, 2, 10]}})
+    cls = install(tmp_path / "b", payload)
+    with pytest.raises(ValueError, match=r"labels outside \[0, 10\): min 0, max 10"):
+        dm10(cls, tmp_path / "b").setup()
+
+
+def test_archive_lacking_a_member(tmp_path):
     payload, _ = cifar10_members()
     del payload["data_batch_5"]
-    install(monkeypatch, "cifar10", tmp_path, "cifar-10-batches-py", "cifar-10-python.tar.gz", payload)
-    with pytest.raises(ValueError, match=r"lacks cifar-10-batches-py/data_batch_5$"):
-        dm10(tmp_path).setup()
+    cls = install(tmp_path, payload)
+    with pytest.raises(DataNotFoundError, match=rf"lacks or holds wrong members of {C10}/: data_batch_5 \(missing\)$"):
+        dm10(cls, tmp_path).setup()
 
 
-def test_extracted_folder_used_when_archive_absent(c10, tmp_path_factory, monkeypatch):
-    root, _ = c10
-    other = tmp_path_factory.mktemp("extracted")
-    folder = other / "CIFAR10" / "raw" / "cifar-10-batches-py"
-    with tarfile.open(root / "CIFAR10" / "raw" / "cifar-10-python.tar.gz") as tar:
-        tar.extractall(other / "CIFAR10" / "raw", filter="data")
-    assert (folder / "data_batch_1").is_file()
-    # no archive there and the mirror is unreachable: only the folder can serve this
-    a, b = dm10(root).load_raw(), dm10(other, download=True).load_raw()
+def extract(root):
+    with tarfile.open(root / "cifar-10-python.tar.gz") as tar:
+        tar.extractall(root, filter="data")
+
+
+def test_archive_unpacked_per_load_and_nothing_written(c10):
+    root, _, cls = c10
+    a = dm10(cls, root).load_raw()
+    assert [p.name for p in root.iterdir()] == ["cifar-10-python.tar.gz"]  # data_dir untouched
+    extract(root)
+    (root / "cifar-10-python.tar.gz").unlink()  # the verified folder alone serves now
+    b = dm10(cls, root).load_raw()
     assert all(torch.equal(u, v) for u, v in zip(a, b))
-    (folder / "test_batch").unlink()  # incomplete folder: back to the archive, which is missing
-    with pytest.raises(DataNotFoundError, match="missing"):
-        dm10(other).load_raw()
+    (root / C10 / "test_batch").unlink()  # incomplete folder, no archive
+    with pytest.raises(DataNotFoundError) as info:
+        dm10(cls, root).load_raw()
+    assert f"missing in {root}: cifar-10-python.tar.gz (or its extracted" in str(info.value)
+
+
+def test_archive_serves_when_the_extracted_folder_is_partial(c10):
+    root, _, cls = c10
+    extract(root)
+    (root / C10 / "data_batch_3").write_bytes(b"a different copy")
+    x = dm10(cls, root).load_raw()[0]  # the verified archive, unpacked elsewhere
+    assert x.shape == (20, 3, 32, 32)
+    assert (root / C10 / "data_batch_3").read_bytes() == b"a different copy"  # left as it is
+
+
+def test_old_project_layout_is_pointed_at(tmp_path):
+    payload, _ = cifar10_members()
+    write_archive(tmp_path / "CIFAR10" / "raw" / "cifar-10-python.tar.gz", C10, payload)
+    with pytest.raises(DataNotFoundError) as info:
+        dm10(CIFAR10DataModule, tmp_path).setup()
+    assert str(info.value).endswith(f"(found {tmp_path / 'CIFAR10' / 'raw'}: move its contents up to {tmp_path})")
 
 
 # ---- augmentation -------------------------------------------------------------------------
@@ -354,8 +397,8 @@ def test_augmenting_loader_is_seeded_and_keeps_labels():
 
 
 def test_datamodule_augments_training_batches_only(c10):
-    root, _ = c10
-    dm = dm10(root, val_size=4)
+    root, _, cls = c10
+    dm = dm10(cls, root, val_size=4)
     dm.setup()
     train = dm.train_dataloader()
     assert isinstance(train, RandomCropFlipLoader) and torch.equal(train.fill, torch.full((3,), -1.0))
@@ -370,7 +413,7 @@ def test_datamodule_augments_training_batches_only(c10):
             assert len(sources) == 1
             changed += not any(torch.equal(img, src) for src in dm.x_train)
     assert changed > 8  # most crops differ from the original
-    again = dm10(root, val_size=4)
+    again = dm10(cls, root, val_size=4)
     again.setup()
     assert all(torch.equal(u[0], v[0]) for u, v in zip(batches, again.train_dataloader()))
     # validation and test batches are the stored tensors, untouched
@@ -379,7 +422,7 @@ def test_datamodule_augments_training_batches_only(c10):
         assert type(loader) is TensorBatchLoader
         assert torch.equal(torch.cat([b[0] for b in loader]), xs)
         assert torch.equal(torch.cat([b[1] for b in loader]), ys)
-    off = dm10(root, val_size=4, augment=False)
+    off = dm10(cls, root, val_size=4, augment=False)
     off.setup()
     plain = off.train_dataloader()
     assert type(plain) is TensorBatchLoader
@@ -389,16 +432,20 @@ def test_datamodule_augments_training_batches_only(c10):
 
 @pytest.mark.parametrize("dataset, classes", [("cifar10", 10), ("cifar100", 100)])
 def test_the_dataset_configs_instantiate(tmp_path, dataset, classes):
-    """conf/dataset/cifar*.yaml pass `name` (read as cfg.dataset.name) to the module; a wrong one is refused."""
+    """conf/dataset/cifar*.yaml pass `name` (read as cfg.dataset.name) to the module; a wrong one is
+    refused; helpers.write_cifar's files are refused by the official md5s, read with check_md5=false."""
     from hydra.utils import instantiate
 
-    from helpers import compose_cfg, write_cifar
+    from helpers import CIFAR_FILES, compose_cfg, write_cifar
 
     write_cifar(tmp_path, classes=classes)
-    cfg = compose_cfg([f"dataset={dataset}", f"paths.data_dir={tmp_path}", "dataset.val_size=20",
-                       "dataset.device=cpu"], hydra=False)
+    args = [f"dataset={dataset}", f"paths.data_dir={tmp_path}", "dataset.val_size=20", "dataset.device=cpu"]
+    with pytest.raises(DataNotFoundError, match="corrupt"):
+        instantiate(compose_cfg(args, hydra=False).dataset).setup()
+    cfg = compose_cfg([*args, CIFAR_FILES], hydra=False)
     dm = instantiate(cfg.dataset)
     dm.setup()
     assert dm.name == dataset and dm.num_classes == classes and tuple(dm.x_train.shape[1:]) == (3, 32, 32)
+    assert dm.n_train == 200 - 20 and len(dm.x_test) == 40
     with pytest.raises(Exception, match="reads 'cifar.*', not 'mnist'"):
         instantiate(cfg.dataset, name="mnist")

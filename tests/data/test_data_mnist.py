@@ -1,9 +1,18 @@
-"""Checks on the real MNIST / Fashion-MNIST files (skipped when the data folder is absent)."""
+"""Checks on the real MNIST / Fashion-MNIST files, read by torchvision (skipped when the data folder
+is absent), against published facts: md5s, sizes, class counts, mean pixel."""
 
 import pytest
 import torch
+from torchvision.datasets.utils import calculate_md5
 
-from nncompress.data import MNISTDataModule
+from nncompress.data import DataModuleProtocol, MNISTDataModule
+
+MD5 = {  # the official files (Yann LeCun's site, Zalando's repository); torchvision lists the same
+    "MNIST": ["f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+              "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"],
+    "FashionMNIST": ["8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                     "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"],
+}
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -16,7 +25,16 @@ def dm(request, real_data_dir):
     return module
 
 
+def test_files_are_the_official_ones_and_torchvisions_table(dm, real_data_dir):
+    cls = dm.dataset_class
+    assert cls.__name__ == {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[dm.name]
+    assert [md5 for _, md5 in cls.resources] == MD5[cls.__name__]
+    for name, md5 in cls.resources:
+        assert calculate_md5(real_data_dir / cls.__name__ / "raw" / name) == md5
+
+
 def test_split_sizes_shapes_dtypes(dm):
+    assert isinstance(dm, DataModuleProtocol) and dm.in_memory and dm.n_train == 55_000
     assert (len(dm.x_train), len(dm.x_val), len(dm.x_test)) == (55_000, 5_000, 10_000)
     assert (len(dm.y_train), len(dm.y_val), len(dm.y_test)) == (55_000, 5_000, 10_000)
     assert dm.x_train.shape[1:] == (1, 28, 28) == dm.input_shape

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from helpers import run_cli, write_cifar
+from helpers import CIFAR_FILES, run_cli, write_cifar
 
 pytestmark = pytest.mark.slow
 QUIET = ["trainer.progress_bar=false"]
@@ -62,7 +62,7 @@ def test_cifar10_chain_on_synthetic_archives(tmp_path):
     """init_from=auto trains a (2-step) CIFAR CNN baseline, rd prunes it by fisher into model.cbk,
     and a fresh process decodes the file to the same error (BatchNorm statistics included)."""
     data = write_cifar(tmp_path / "data", classes=10)
-    common = ["dataset=cifar10", "model=cifar_cnn", "dataset.val_size=40", "dataset.device=cpu"]
+    common = ["dataset=cifar10", "model=cifar_cnn", "dataset.val_size=40", "dataset.device=cpu", CIFAR_FILES]
     pre = tmp_path / "pretrained"
     proc = run_cli([*common, "method=rd", "scale=quick", "model.train.steps.quick=2", "importance=fisher",
                     "importance.samples.quick=8", "method.keep=0.05", f"paths.pretrained_dir={pre}", *QUIET,

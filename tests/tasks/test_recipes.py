@@ -6,7 +6,7 @@ import json
 import pytest
 from omegaconf import OmegaConf
 
-from helpers import CONF, SYNTHETIC, compose_cfg, run_cli, write_cifar
+from helpers import CIFAR_FILES, CONF, SYNTHETIC, compose_cfg, run_cli, write_cifar
 from nncompress.report.__main__ import main as report_main
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,7 @@ def test_recipe_runs_and_reports(recipe, tmp_path, pretrained, cifar):
     methods = str(params["method"]).split(",")
     dataset = [o.split("=", 1)[1] for o in first if o.startswith("dataset=")] or [cfg.dataset.name]
     if dataset[0] in CIFAR:  # the recipe's own data set, from small folders, instead of the synthetic one
-        data = ["dataset.val_size=40", "dataset.device=cpu", "scale=quick", "trainer.progress_bar=false"]
+        data = ["dataset.val_size=40", "dataset.device=cpu", "scale=quick", "trainer.progress_bar=false", CIFAR_FILES]
         data_dir = cifar
     else:
         data, data_dir = [*SYNTHETIC], None

@@ -1,161 +1,60 @@
-"""CIFAR-10 / CIFAR-100 from the official python-pickle archives, as in-memory tensors.
+"""CIFAR-10 / CIFAR-100 through torchvision's readers, held in memory as tensors; augmented on the device.
 
 Source: Krizhevsky, "Learning Multiple Layers of Features from Tiny Images" (2009); the archives
 and their layout are those published at https://www.cs.toronto.edu/~kriz/cifar.html.
 
-Where the files go (the MNIST convention of this project, ``<data_dir>/<folder>/raw``)::
+Where the files go (torchvision's layout, ``root`` = ``data_dir`` = ``${paths.data_dir}``)::
 
-    <data_dir>/CIFAR10/raw/cifar-10-python.tar.gz        md5 c58f30108f718f92721af3b95e74349a
-    <data_dir>/CIFAR100/raw/cifar-100-python.tar.gz      md5 eb9058c3a382ffc7106e4002c42a8d85
+    <data_dir>/cifar-10-python.tar.gz        md5 c58f30108f718f92721af3b95e74349a
+    <data_dir>/cifar-100-python.tar.gz       md5 eb9058c3a382ffc7106e4002c42a8d85
 
-An already-extracted copy next to the archive is used when the archive itself is absent
-(no md5 check is possible then)::
+or their extracted folders, each member md5-checked against torchvision's table::
 
-    <data_dir>/CIFAR10/raw/cifar-10-batches-py/{data_batch_1..5, test_batch}
-    <data_dir>/CIFAR100/raw/cifar-100-python/{train, test}
+    <data_dir>/cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}
+    <data_dir>/cifar-100-python/{train, test, meta}
 
-Archive layout: every member is a pickled dict (Python 2, so unpickled with ``encoding="bytes"``):
-``b"data"`` is a uint8 array ``[N, 3072]``, one image per row stored as three 1024-byte channel
-planes (R, G, B), each plane row-major over 32 x 32, so ``reshape(N, 3, 32, 32)`` gives NCHW.
-Labels are a list of ints: ``b"labels"`` (CIFAR-10, 10 classes), ``b"fine_labels"`` (100 classes)
-and ``b"coarse_labels"`` (20 superclasses) for CIFAR-100. The ``batches.meta`` / ``meta`` members
-(class names) are not needed and not read.
+A verified extracted folder is read in place; otherwise the archive is md5-checked and unpacked
+into a temporary folder for the load (never into ``data_dir``, which may be shared and read-only:
+see ``files``).
+torchvision then unpickles the batches (``.data`` uint8 [N, 32, 32, 3], ``.targets``); this module
+turns them into NCHW tensors and normalises them once, on the training device. torchvision
+unpickles without restriction, which is safe only for files whose md5 is the official one: a
+tampered file fails the md5 check before it is opened. (``check_md5=false`` gives that up, for a
+copy of your own.) CIFAR-100's coarse labels (20 superclasses), which torchvision does not read,
+are read here from the same, already verified, pickles.
 
 Training batches are augmented on the device, per batch, as in the public recipes (paper 003's
 code: ``Pad(4)`` with black pixels, ``RandomCrop(32)``, ``RandomHorizontalFlip``, then
-``Normalize(0.5, 0.5)``): see :class:`RandomCropFlipLoader`.
+``Normalize(0.5, 0.5)``): see :class:`RandomCropFlipLoader`. torchvision's transforms work per PIL
+image on the CPU; here one gather per batch does the same on the GPU.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import os
 import pickle
-import tarfile
-import zlib
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from torchvision import datasets
 
+from nncompress.core.errors import UserError
+
+from . import files
 from .datamodule import Batch, InMemoryDataModule, TensorBatchLoader, default_data_dir
-from .download import DatasetFiles, ensure_files
 
 __all__ = [
-    "CIFAR10_FILES",
-    "CIFAR100_FILES",
     "CIFAR10DataModule",
     "CIFAR100DataModule",
     "CIFARDataModule",
     "RandomCropFlipLoader",
-    "SPECS",
     "random_crop_flip",
-    "read_cifar_batch",
 ]
 
-CIFAR_MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
-CIFAR10_FILES = DatasetFiles(
-    "CIFAR10", (("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),), CIFAR_MIRRORS
-)
-CIFAR100_FILES = DatasetFiles(
-    "CIFAR100", (("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),), CIFAR_MIRRORS
-)
-# Looked up at call time by the datamodules, so tests can monkeypatch an entry.
-SPECS: Dict[str, DatasetFiles] = {"cifar10": CIFAR10_FILES, "cifar100": CIFAR100_FILES}
-
 _IMAGE_SHAPE = (3, 32, 32)
-_ROW_BYTES = 3 * 32 * 32
-
-# The only globals a CIFAR pickle may name: numpy's array reconstruction (numpy 1 and 2 module
-# paths) and the bytes helper Python 3 pickles (protocol <= 2) use. Anything else is refused, so
-# a tampered archive cannot run code on load.
-_ALLOWED_GLOBALS = frozenset(
-    {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("_codecs", "encode"),
-    }
-)
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing global {module}.{name}")
-        return super().find_class(module, name)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def read_cifar_batch(
-    payload: bytes, label_key: bytes, num_classes: int, source: str
-) -> Tuple[np.ndarray, np.ndarray]:
-    """Unpickle one CIFAR member and return ``(uint8 [N, 3, 32, 32], int64 [N])``.
-
-    Only ``b"data"`` and ``label_key`` are read. Anything malformed raises a one-line
-    ``ValueError`` that starts with ``source`` (the file, or ``archive:member``).
-    """
-    try:
-        obj = _RestrictedUnpickler(io.BytesIO(payload), encoding="bytes").load()
-    except Exception as exc:  # pickle raises many types on garbage; all mean "not a CIFAR pickle"
-        raise ValueError(f"{source}: not a CIFAR python pickle ({_one_line(exc)})") from exc
-    if not isinstance(obj, dict):
-        raise ValueError(f"{source}: expected a pickled dict, got {type(obj).__name__}")
-    missing = [k for k in (b"data", label_key) if k not in obj]
-    if missing:
-        raise ValueError(f"{source}: missing key(s) {missing}; has {sorted(map(repr, obj))}")
-    data = obj[b"data"]
-    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
-            and data.shape[1] == _ROW_BYTES):
-        got = f"{data.dtype} {list(data.shape)}" if isinstance(data, np.ndarray) else type(data).__name__
-        raise ValueError(f"{source}: b'data' must be a uint8 array [N, {_ROW_BYTES}], got {got}")
-    try:
-        labels = np.asarray(obj[label_key])
-    except ValueError as exc:  # ragged lists
-        raise ValueError(f"{source}: {label_key!r} is not a list of ints ({_one_line(exc)})") from exc
-    if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(data):
-        raise ValueError(
-            f"{source}: {label_key!r} must be {len(data)} ints, got {labels.dtype} {list(labels.shape)}"
-        )
-    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"{source}: {label_key!r} outside [0, {num_classes}): min {labels.min()}, max {labels.max()}"
-        )
-    # Rows are [R plane | G plane | B plane], each row-major: a view, no per-image loop.
-    return data.reshape(-1, *_IMAGE_SHAPE), labels.astype(np.int64)
-
-
-def _archive_members(path: Path, inner_dir: str, names: Sequence[str]) -> Iterator[Tuple[str, bytes]]:
-    """Yield ``(name, bytes)`` for the wanted members in one forward pass over the tar.gz.
-
-    Members are read into memory, never extracted to disk (no path-traversal concerns).
-    """
-    wanted = {f"{inner_dir}/{n}": n for n in names}
-    found = set()
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                name = wanted.get(member.name.removeprefix("./"))
-                if name is None or not member.isfile():
-                    continue
-                fileobj = tar.extractfile(member)
-                assert fileobj is not None  # regular files always have one
-                found.add(name)
-                yield name, fileobj.read()
-                if len(found) == len(wanted):
-                    break  # skip decompressing the rest
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise ValueError(f"{path}: unreadable tar.gz archive ({_one_line(exc)})") from exc
-    lacking = [f"{inner_dir}/{n}" for n in names if n not in found]
-    if lacking:
-        raise ValueError(f"{path}: archive lacks {', '.join(lacking)}")
 
 
 def random_crop_flip(
@@ -231,20 +130,19 @@ class RandomCropFlipLoader(TensorBatchLoader):
 
 
 class CIFARDataModule(InMemoryDataModule):
-    """Base of the CIFAR datamodules: locate, verify, unpickle, normalise, augment.
+    """Base of the CIFAR datamodules: locate, verify, read (torchvision), normalise, augment.
 
-    ``normalization`` picks per-channel (mean, std) of pixels in [0, 1] from ``STATS``:
+    ``dataset_class`` is the torchvision class that reads the files; its md5 tables (``tgz_md5``,
+    ``train_list``, ``test_list``, ``meta``) are the ones checked, so a subclass of the datamodule
+    with a subclass of it reads a copy with other md5s (see ``files``); ``check_md5=False`` checks
+    none. ``normalization`` picks per-channel (mean, std) of pixels in [0, 1] from ``STATS``:
     ``"half"`` (0.5, 0.5; paper 003's public code, the default), ``"standard"`` (the training-set
     statistics, the usual choice for ResNet-18) or ``"none"`` (pixels / 255); ``mean`` and
     ``std`` given together override it. ``augment`` turns the training-batch crop + flip on/off;
     validation and test batches are never augmented.
     """
 
-    spec_key: str = ""
-    archive_dir: str = ""  # top folder inside the archive (and of an extracted copy)
-    train_members: Tuple[str, ...] = ()
-    test_members: Tuple[str, ...] = ()
-    label_key: bytes = b"labels"
+    dataset_class: type = datasets.CIFAR10
     input_shape = _IMAGE_SHAPE
     STATS: Dict[str, Tuple[Tuple[float, ...], Tuple[float, ...]]] = {}
 
@@ -258,6 +156,7 @@ class CIFARDataModule(InMemoryDataModule):
         augment: bool = True,
         crop_padding: int = 4,
         name: Optional[str] = None,
+        check_md5: bool = True,
         **kwargs,
     ) -> None:
         # conf/dataset/*.yaml names the data set (cfg.dataset.name); it must be this module's
@@ -269,7 +168,7 @@ class CIFARDataModule(InMemoryDataModule):
             raise ValueError(f"unknown normalization {normalization!r}; expected one of {sorted(self.STATS)}")
         super().__init__(**kwargs)
         self.data_dir = str(data_dir) if data_dir is not None else default_data_dir()
-        self.download = download
+        self.download, self.check_md5 = download, check_md5
         m, s = (mean, std) if mean is not None else self.STATS[normalization]
         self.mean, self.std = self._per_channel(m, "mean"), self._per_channel(s, "std")
         if any(v <= 0 for v in self.std):
@@ -285,40 +184,105 @@ class CIFARDataModule(InMemoryDataModule):
             raise ValueError(f"{what} needs 1 or 3 values, got {len(vals)}")
         return tuple(vals)  # type: ignore[return-value]
 
-    def _locate(self) -> Path:
-        """The verified archive, or the extracted folder when only that is present."""
-        spec = SPECS[self.spec_key]
-        raw = spec.raw_dir(self.data_dir)
-        archive, extracted = raw / spec.filenames[0], raw / self.archive_dir
-        members = self.train_members + self.test_members
-        if not archive.exists() and all((extracted / n).is_file() for n in members):
-            return extracted
-        return ensure_files(self.data_dir, spec, self.download) / spec.filenames[0]
+    @property
+    def reader(self) -> type:
+        """The torchvision class that reads the files (md5s cleared when ``check_md5`` is off)."""
+        return self.dataset_class if self.check_md5 else files.without_md5(self.dataset_class)
+
+    def _members(self) -> List[Tuple[str, Optional[str]]]:
+        cls = self.reader
+        return [(n, m) for n, m in cls.train_list + cls.test_list] + [(cls.meta["filename"], cls.meta["md5"])]
+
+    def _problems(self, root: Path) -> List[str]:
+        folder = root / self.reader.base_folder
+        return [p for n, m in self._members() if (p := files.md5_problem(folder / n, m))]
+
+    def _error(self, root: Path, missing: List[str], corrupt: List[str], why: str) -> files.DataNotFoundError:
+        err = files.not_found(type(self).name.upper(), root, missing, corrupt, why)
+        old = root / type(self).name.upper() / "raw"  # this project's layout before torchvision's
+        if old.is_dir():
+            err = files.DataNotFoundError(f"{err} (found {old}: move its contents up to {root})")
+        return err
+
+    def ensure_files(self) -> Tuple[Path, bool]:
+        """``(root, unpack)``: the verified extracted folder is under ``root`` (``unpack`` false),
+        or the verified archive ``root/<filename>`` is to be unpacked. Fetches when ``download``
+        and a mirror answers; else raises :class:`DataNotFoundError`."""
+        cls = self.reader
+        root = files.as_path(self.data_dir)
+        problems = self._problems(root)
+        if not problems:
+            return root, False
+        archive = root / cls.filename
+        if archive.is_file():
+            bad = files.md5_problem(archive, cls.tgz_md5)
+            if bad:
+                raise self._error(root, [], [bad], "")
+            return root, True
+        folder = f"{cls.base_folder}/"
+        corrupt = [folder + p for p in problems if not p.endswith("(missing)")]
+        listing = ", ".join(n for n, _ in self._members())
+        missing = [f"{cls.filename} (or its extracted {folder} with {listing})"]
+        why = "download disabled"
+        if not corrupt and self.download:
+            expected = [(archive, cls.tgz_md5)]
+            why = files.fetch(lambda: cls(str(root), train=True, download=True), [cls.url], expected)
+            if why is None and not self._problems(root):
+                return root, False
+            why = why or "the download did not bring them"
+        raise self._error(root, [] if corrupt else missing, corrupt, why)
 
     def prepare_data(self) -> None:
         # Lightning calls this on one process only: the place for downloads.
-        self._locate()
+        self.ensure_files()
+
+    @contextlib.contextmanager
+    def _root(self) -> Iterator[Tuple[Path, str]]:
+        """A root whose extracted folder holds every verified member, and what to call it in errors."""
+        root, unpack = self.ensure_files()
+        if not unpack:
+            yield root, str(root / self.reader.base_folder)
+            return
+        archive = root / self.reader.filename
+        with files.scratch() as target:
+            files.unpack_into(archive, target)
+            problems = self._problems(target)
+            if problems:  # the archive's md5 was right (or unchecked) but its members are not
+                raise files.DataNotFoundError(
+                    f"{archive} lacks or holds wrong members of {self.reader.base_folder}/: {', '.join(problems)}"
+                )
+            yield target, f"{archive}:{self.reader.base_folder}"
+
+    def _read(self, root: Path, source: str, train: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+        cls = self.reader
+        try:
+            ds = cls(str(root), train=train)
+            x = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))  # NHWC -> NCHW
+            y = torch.as_tensor(ds.targets if self.label_key is None else self._labels(root, train), dtype=torch.int64)
+        except Exception as exc:  # a file that passed (or skipped) the md5 check but is malformed
+            raise UserError(f"{source}: not readable as {self.name} ({files.one_line(exc)})") from exc
+        if len(y) != len(x) or x.shape[1:] != _IMAGE_SHAPE:
+            raise UserError(f"{source}: {len(x)} images of {list(x.shape[1:])}, {len(y)} labels")
+        if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+            raise UserError(
+                f"{source}: labels outside [0, {self.num_classes}): min {y.min()}, max {y.max()}"
+            )
+        return x, y
+
+    label_key: Optional[str] = None  # a label list torchvision does not read (CIFAR-100 coarse)
+
+    def _labels(self, root: Path, train: bool) -> List[int]:
+        cls = self.reader
+        labels: List[int] = []
+        for name, _ in cls.train_list if train else cls.test_list:
+            with open(root / cls.base_folder / name, "rb") as f:
+                labels.extend(pickle.load(f, encoding="latin1")[self.label_key])  # md5-verified above
+        return labels
 
     def load_raw(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """uint8 images ``[N, 3, 32, 32]`` and int64 labels: train images, labels, test images, labels."""
-        source = self._locate()
-        members = self.train_members + self.test_members
-        if source.is_dir():
-            payloads = ((n, (source / n).read_bytes(), str(source / n)) for n in members)
-        else:
-            payloads = (
-                (n, b, f"{source}:{self.archive_dir}/{n}")
-                for n, b in _archive_members(source, self.archive_dir, members)
-            )
-        parts = {n: read_cifar_batch(b, self.label_key, self.num_classes, where) for n, b, where in payloads}
-
-        def stack(names: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
-            # concatenate copies into one fresh, writable array (also for a single member)
-            x = np.concatenate([parts[n][0] for n in names])
-            y = np.concatenate([parts[n][1] for n in names])
-            return torch.from_numpy(x), torch.from_numpy(y)
-
-        return (*stack(self.train_members), *stack(self.test_members))
+        with self._root() as (root, source):
+            return (*self._read(root, source, True), *self._read(root, source, False))
 
     def _load(self):
         return self.load_raw()
@@ -356,11 +320,7 @@ class CIFAR10DataModule(CIFARDataModule):
 
     name = "cifar10"
     num_classes = 10
-    spec_key = "cifar10"
-    archive_dir = "cifar-10-batches-py"
-    train_members = tuple(f"data_batch_{i}" for i in range(1, 6))
-    test_members = ("test_batch",)
-    label_key = b"labels"
+    dataset_class = datasets.CIFAR10
     STATS = {
         "half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
         "standard": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -374,11 +334,7 @@ class CIFAR100DataModule(CIFARDataModule):
 
     name = "cifar100"
     num_classes = 100
-    spec_key = "cifar100"
-    archive_dir = "cifar-100-python"
-    train_members = ("train",)
-    test_members = ("test",)
-    label_key = b"fine_labels"
+    dataset_class = datasets.CIFAR100
     STATS = {
         "half": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
         "standard": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
@@ -391,4 +347,4 @@ class CIFAR100DataModule(CIFARDataModule):
         super().__init__(**kwargs)
         self.labels = labels
         if labels == "coarse":
-            self.name, self.num_classes, self.label_key = "cifar100_coarse", 20, b"coarse_labels"
+            self.name, self.num_classes, self.label_key = "cifar100_coarse", 20, "coarse_labels"

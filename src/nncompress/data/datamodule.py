@@ -1,18 +1,70 @@
-"""In-memory Lightning datamodules: whole datasets live as tensors on the training device."""
+"""The datamodule protocol, and the in-memory datamodules: whole datasets as tensors on the device.
+
+Every datamodule of this package, in memory or streamed, offers what the rest of the code relies on
+(:class:`DataModuleProtocol`): ``name``, ``input_shape`` (C, H, W), ``num_classes``, ``n_train``,
+``device``, ``has_val``, ``in_memory``, ``setup()`` and the three loaders, each yielding ``(x, y)``
+batches already on ``device`` (so evaluation needs no ``.to()``: ``core.test_error`` iterates a
+loader as is). In-memory ones (``in_memory`` true) also hold the splits as tensors on the device,
+``x_train, y_train, x_val, y_val, x_test, y_test``: small sets (MNIST: 180 MB as float32) are
+normalised once and sliced per batch, with no DataLoader, workers or host-to-device copies, which is
+what makes a LeNet epoch take a second on a GPU and what MRC coding and importance estimation index
+directly. Sets too big for memory (ImageNet) stream through a DataLoader with workers
+(``streaming.py``, ``imagefolder.py``).
+"""
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Iterator, Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
 import lightning as L
 import torch
 
-from . import download
-from .idx import read_idx
-
 Batch = Tuple[torch.Tensor, torch.Tensor]
+
+
+@runtime_checkable
+class DataModuleProtocol(Protocol):
+    """What tasks and method families may use of any datamodule (in memory or streamed).
+
+    ``input_shape`` is (C, H, W) of one example; ``n_train`` counts the training examples after
+    the validation hold-out (the N of a per-example objective such as sparse VD's KL / N);
+    ``has_val`` says whether ``val_dataloader`` yields anything (if not, set the Trainer's
+    ``limit_val_batches=0``); every loader yields ``(x float32 [B, C, H, W], y int64 [B])`` on
+    ``device``. ``setup()`` may be called any number of times; the first call loads. Attributes
+    that need the data (``n_train``, and ``num_classes`` where the labels tell it) set up on first
+    use. With ``in_memory`` true, ``x_train, y_train, x_val, y_val, x_test, y_test`` are the splits
+    as tensors on ``device``. (``isinstance(dm, DataModuleProtocol)`` reads every member before
+    Python 3.12, ``n_train`` included, so it sets up.)
+    """
+
+    name: str
+    input_shape: Tuple[int, ...]
+    num_classes: int
+    n_train: int
+    device: torch.device
+    has_val: bool
+    in_memory: bool
+
+    def setup(self, stage: Optional[str] = None) -> None: ...
+
+    def train_dataloader(self) -> Iterable[Batch]: ...
+
+    def val_dataloader(self) -> Iterable[Batch]: ...
+
+    def test_dataloader(self) -> Iterable[Batch]: ...
+
+
+def seeded_split(n: int, val_size: int, split_seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(train_idx, val_idx)``: ``val_size`` of ``range(n)`` held out by a permutation seeded with
+    ``split_seed``. Both sorted, so each split keeps the original order (``val_size=0``: identity)."""
+    if val_size < 0:
+        raise ValueError(f"val_size must be >= 0, got {val_size}")
+    if val_size >= n:
+        raise ValueError(f"val_size={val_size} leaves no training data out of {n}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(split_seed))
+    return perm[val_size:].sort().values, perm[:val_size].sort().values
 
 
 class TensorBatchLoader:
@@ -83,6 +135,7 @@ class InMemoryDataModule(L.LightningDataModule):
     name: str = "in_memory"
     input_shape: Tuple[int, ...] = ()
     num_classes: int = 0
+    in_memory = True
 
     def __init__(
         self,
@@ -105,6 +158,12 @@ class InMemoryDataModule(L.LightningDataModule):
     def has_val(self) -> bool:
         return self.val_size > 0
 
+    @property
+    def n_train(self) -> int:
+        """Training examples after the validation hold-out (sets up on first use)."""
+        self._require_setup()
+        return len(self.x_train)
+
     def _load(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return CPU tensors ``(x_train_pool, y_train_pool, x_test, y_test)``."""
         raise NotImplementedError
@@ -118,12 +177,7 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.x_train is not None:
             return
         x_pool, y_pool, x_test, y_test = self._load()
-        n = len(x_pool)
-        if self.val_size >= n:
-            raise ValueError(f"val_size={self.val_size} leaves no training data out of {n}")
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.split_seed))
-        # Sorted indices keep the original order within each split (val_size=0 -> identity).
-        val_idx, train_idx = perm[: self.val_size].sort().values, perm[self.val_size :].sort().values
+        train_idx, val_idx = seeded_split(len(x_pool), self.val_size, self.split_seed)
         self.x_train, self.y_train = x_pool[train_idx], y_pool[train_idx]
         self.x_val, self.y_val = x_pool[val_idx], y_pool[val_idx]
         self.x_test, self.y_test = x_test, y_test
@@ -166,53 +220,16 @@ class InMemoryDataModule(L.LightningDataModule):
 
 
 def default_data_dir() -> str:
+    """``$NNCOMPRESS_DATA``, else ``./data``: where a datamodule built outside Hydra looks."""
     return os.environ.get("NNCOMPRESS_DATA", "data")
 
 
-class MNISTDataModule(InMemoryDataModule):
-    """MNIST or Fashion-MNIST from the raw idx ``.gz`` files, normalised, ``[N, 1, 28, 28]``."""
-
-    STATS = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}
-    input_shape = (1, 28, 28)
-    num_classes = 10
-
-    def __init__(
-        self,
-        name: str = "mnist",
-        data_dir: Optional[Union[str, os.PathLike]] = None,
-        download: bool = True,
-        **kwargs,
-    ) -> None:
-        if name not in self.STATS:
-            raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(self.STATS)}")
-        super().__init__(**kwargs)
-        self.name = name
-        self.data_dir = str(data_dir) if data_dir is not None else default_data_dir()
-        self.download = download
-
-    def prepare_data(self) -> None:
-        # Lightning calls this on one process only: the place for downloads.
-        download.ensure_files(self.data_dir, download.SPECS[self.name], self.download)
-
-    def load_raw(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """uint8 images ``[N, 28, 28]`` and uint8 labels: train images, labels, test images, labels."""
-        raw = download.ensure_files(self.data_dir, download.SPECS[self.name], self.download)
-        parts = ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
-        return tuple(read_idx(raw / f"{p}-ubyte.gz") for p in parts)  # type: ignore[return-value]
-
-    def _transform(self, images: torch.Tensor) -> torch.Tensor:
-        # uint8 [N,28,28] -> float32 [N,1,28,28]; (p/255 - mean)/std folded into one scale+shift.
-        mean, std = self.STATS[self.name]
-        x = images.unsqueeze(1).to(torch.float32)
-        return x.mul_(1.0 / (255.0 * std)).sub_(mean / std)
-
-    def _load(self):
-        x_tr, y_tr, x_te, y_te = self.load_raw()
-        return x_tr, y_tr.long(), x_te, y_te.long()
-
-
 class SyntheticDataModule(InMemoryDataModule):
-    """Seeded Gaussian inputs labelled by a fixed random linear map (argmax): learnable, tiny."""
+    """Seeded Gaussian inputs labelled by a fixed random linear map (argmax): learnable, tiny.
+
+    The ``n_train`` argument (config key) is the size of the drawn training pool, of which
+    ``val_size`` are held out; the ``n_train`` attribute of the protocol is what remains.
+    """
 
     def __init__(
         self,
@@ -227,14 +244,14 @@ class SyntheticDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(val_size=val_size, **kwargs)
         self.name = name
-        self.n_train, self.n_test, self.seed = n_train, n_test, seed
+        self.n_pool, self.n_test, self.seed = n_train, n_test, seed
         self.input_shape, self.num_classes = tuple(input_shape), num_classes
 
     def _load(self):
         gen = torch.Generator().manual_seed(self.seed)
         dim = math.prod(self.input_shape)
         weight = torch.randn(dim, self.num_classes, generator=gen)
-        x = torch.randn(self.n_train + self.n_test, *self.input_shape, generator=gen)
+        x = torch.randn(self.n_pool + self.n_test, *self.input_shape, generator=gen)
         y = (x.flatten(1) @ weight).argmax(1)
-        n = self.n_train
+        n = self.n_pool
         return x[:n], y[:n], x[n:], y[n:]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from helpers import run_cli, write_cifar
+from helpers import CIFAR_FILES, run_cli, write_cifar
 
 pytestmark = pytest.mark.slow
 QUIET = ["trainer.progress_bar=false", "dataset.device=cpu"]
@@ -49,7 +49,7 @@ def test_lenet300_on_real_mnist_fixes_every_weight_and_decodes_to_the_same_error
 def test_resnet18_chain_on_synthetic_cifar10_archives(tmp_path):
     data = write_cifar(tmp_path / "data", 10, per_batch=20, n_test=20)
     cifar = ["dataset=cifar10", "dataset.val_size=20", "dataset.batch_size=10", "dataset.eval_batch_size=20",
-             "model=resnet18", *QUIET]
+             CIFAR_FILES, "model=resnet18", *QUIET]
     run = tmp_path / "pwfn"
     proc = run_cli(["method=pwfn", "scale=quick", "init_from=auto", f"paths.pretrained_dir={tmp_path / 'pre'}",
                     "model.train.steps.quick=2", "method.steps.quick=1", "method.epochs_per_round=1",

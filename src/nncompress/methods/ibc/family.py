@@ -44,7 +44,7 @@ class IbcFamily(Family):
         if ctx.init_from is not None:
             load_baseline_into(net, ctx.init_from, ctx.network.spec)
         module_cfg = OmegaConf.to_container(cfg.method.module, resolve=True)
-        return build_module(net, len(ctx.dm.x_train), list(cfg.method.terms), module_cfg)
+        return build_module(net, ctx.dm.n_train, list(cfg.method.terms), module_cfg)
 
     def describe(self, module: IbcModule, ctx: BuildContext) -> dict:
         return {"nonzero_fraction": module.nonzero_fraction()}
