@@ -29,6 +29,10 @@ from nncompress.core.errors import UserError
 CONF = Path(__file__).resolve().parents[2] / "conf"  # the repo's configs (an editable install)
 
 
+# What the trained start of a method shares with the method's own run (as init_from=auto's baseline).
+BASELINE_KEYS = ("model", "scale", "seed", "trainer", "paths")
+
+
 @dataclass
 class Result:
     """What a compression run produced: its results.json keys, the file and the run dir."""
@@ -84,18 +88,6 @@ def _spec(model, dm):
     raise UserError(f"model: give an nn.Module, a _target_ dict or an architecture name, not {type(model).__name__}")
 
 
-def _save_start(network, run_dir: Path, name: str) -> Path:
-    """The model's own weights as a `method=baseline` run dir (checkpoint + results.json), the
-    start every family's `init_from` reads."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
-    state = {"weights": network.init_vector(),
-             **{f"network.net.{k}": v.detach().clone() for k, v in network.buffer_state().items()}}
-    torch.save({"state_dict": state, "global_step": 0}, run_dir / "checkpoints" / "last.ckpt")
-    (run_dir / "results.json").write_text(json.dumps({"method": "given", "model": name, "task": "given"}))
-    return run_dir
-
-
 def compress(model, data, method: str = "meankl", *, out_dir=None, overrides=(), pretrained: bool = True,
              batch_size: Optional[int] = None, **settings) -> Result:
     """Compress `model` on `data` with `method` (a conf/method name: meankl, meanvar, vd, sws,
@@ -116,7 +108,7 @@ def compress(model, data, method: str = "meankl", *, out_dir=None, overrides=(),
     from nncompress.models.targets import skeleton
     from nncompress.tasks.config import register_schemas
     from nncompress.tasks.quiet import quiet
-    from nncompress.tasks.train import train
+    from nncompress.tasks.train import save_start, train
 
     quiet()
     register_schemas()
@@ -136,15 +128,25 @@ def compress(model, data, method: str = "meankl", *, out_dir=None, overrides=(),
                 cfg.model.name = name
                 cfg.dataset = {"name": getattr(dm, "name", "data"), "batch_size": int(getattr(dm, "batch_size", 200))}
             family = get_family(cfg.method.family)
+            started = time.perf_counter()
             with skeleton(module) if module is not None else contextlib.nullcontext():
-                network = CodedNetwork(spec)
+                if pretrained and module is not None:
+                    start = save_start(CodedNetwork(spec), run_dir / "start", name)
+                elif cfg.get("init_from") == "auto":  # the method starts from a trained network: train it here
+                    keep = [o for o in overrides if o.split("=")[0].split(".")[0].lstrip("+") in BASELINE_KEYS]
+                    base = compose(config_name="config", overrides=_overrides(
+                        "baseline", {k: v for k, v in settings.items() if k in BASELINE_KEYS},
+                        [*keep, "coding=none", "logger=csv"]), return_hydra_config=True)
+                    with open_dict(base):
+                        base.model.name = name
+                        base.dataset = dict(cfg.dataset)
+                    start = run_dir / "start"
+                    train(base, start, dm=dm, spec=spec)
+                else:
+                    start = cfg.get("init_from")
                 with open_dict(cfg):
-                    if pretrained and module is not None:
-                        cfg.init_from = str(_save_start(network, run_dir / "start", name))
-                    elif cfg.get("init_from") == "auto":
-                        cfg.init_from = None
+                    cfg.init_from = None if start is None else str(start)
                 family.check(cfg)
-                started = time.perf_counter()
                 record = train(cfg, run_dir, dm=dm, spec=spec)
         finally:
             HydraConfig.instance().cfg = None

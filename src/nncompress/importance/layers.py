@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vjp, vmap
 
-TARGET_TYPES = (nn.Linear, nn.Conv2d)
+TARGET_TYPES = (nn.Linear, nn.Conv2d, nn.Conv1d)
 Signals = torch.Tensor  # (K, N, *layer output shape)
 
 

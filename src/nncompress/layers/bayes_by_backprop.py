@@ -69,6 +69,12 @@ class BayesByBackprop(nn.Module):
             self.register_buffer(f"{name}_fixed_sigma", torch.zeros_like(mu))
 
     # -- access -------------------------------------------------------------------------------
+    @property
+    def weight(self) -> torch.Tensor:
+        """The effective weight mean, for code around the layer that reads `layer.weight`
+        (transformers checks its dtype)."""
+        return self.mean("weight")
+
     def mu(self, name: str) -> nn.Parameter:
         return getattr(self, f"{name}_mu")
 
@@ -180,11 +186,13 @@ class BBBConv2d(BayesByBackprop):
     def from_conv(cls, conv: nn.Conv2d, sigma_init: SigmaInit) -> BBBConv2d:
         return cls(conv, sigma_init).train(conv.training)
 
+    conv = staticmethod(F.conv2d)
+
     def _apply_layer(self, x, weight, bias):
         if self.padding_mode != "zeros":
             x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
-        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+            return self.conv(x, weight, bias, self.stride, 0, self.dilation, self.groups)
+        return self.conv(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -192,23 +200,31 @@ class BBBConv2d(BayesByBackprop):
                 f"padding_mode={self.padding_mode}, bias={'bias' in self.posterior_names}")
 
 
+class BBBConv1d(BBBConv2d):
+    """Bayes-by-backprop counterpart of nn.Conv1d (BBBConv2d with the 1-D convolution)."""
+
+    conv = staticmethod(F.conv1d)
+
+
+_BBB_OF = {nn.Linear: BBBLinear.from_linear, nn.Conv2d: BBBConv2d.from_conv, nn.Conv1d: BBBConv1d.from_conv}
+
+
 def to_bayesian(net: nn.Module, *, sigma_init: SigmaInit) -> nn.Module:
-    """Replace every nn.Linear / nn.Conv2d descendant of net in place; returns net.
+    """Replace every nn.Linear / nn.Conv2d / nn.Conv1d descendant of net in place; returns net.
 
     sigma_init: a function of the trained weight tensor (e.g. PWFN's eq. 8) or a constant.
     Subclasses of Linear / Conv2d are left alone (their forward may differ).
     """
-    if type(net) in (nn.Linear, nn.Conv2d):
+    if type(net) in _BBB_OF:
         raise ValueError("to_bayesian converts the children of a network; wrap a lone layer, "
                          "or use BBBLinear.from_linear / BBBConv2d.from_conv")
     replaced: dict[int, BayesByBackprop] = {}  # a layer shared by two parents stays shared
     for parent in list(net.modules()):
         for child_name, child in list(parent.named_children()):
-            if type(child) not in (nn.Linear, nn.Conv2d):
+            if type(child) not in _BBB_OF:
                 continue
             if id(child) not in replaced:
-                replaced[id(child)] = (BBBLinear.from_linear(child, sigma_init) if type(child) is nn.Linear
-                                       else BBBConv2d.from_conv(child, sigma_init))
+                replaced[id(child)] = _BBB_OF[type(child)](child, sigma_init)
             setattr(parent, child_name, replaced[id(child)])
     return net
 

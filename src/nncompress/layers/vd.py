@@ -23,6 +23,11 @@ class _VDMixin:
         self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None
         self.threshold = threshold
 
+    @property
+    def weight(self) -> torch.Tensor:
+        """θ, for code around the layer that reads `layer.weight` (transformers checks its dtype)."""
+        return self.theta
+
     def log_alpha(self) -> torch.Tensor:
         return log_alpha(self.theta, self.log_sigma2)
 
@@ -52,6 +57,8 @@ class VDLinear(_VDMixin, nn.Module):
 
 
 class VDConv2d(_VDMixin, nn.Module):
+    conv = staticmethod(F.conv2d)
+
     def __init__(self, layer: nn.Conv2d, log_sigma2_init: float = -10.0, threshold: float = LOG_ALPHA_DROP):
         super().__init__()
         self._init_vd(layer.weight, layer.bias, log_sigma2_init, threshold)
@@ -60,21 +67,28 @@ class VDConv2d(_VDMixin, nn.Module):
 
     def forward(self, x):
         if not self.training:
-            return F.conv2d(x, self.eval_weight(), self.bias, **self.conv_args)
-        mean = F.conv2d(x, self.theta, self.bias, **self.conv_args)
-        return self._sample(mean, F.conv2d(x * x, self.log_sigma2.exp(), None, **self.conv_args))
+            return self.conv(x, self.eval_weight(), self.bias, **self.conv_args)
+        mean = self.conv(x, self.theta, self.bias, **self.conv_args)
+        return self._sample(mean, self.conv(x * x, self.log_sigma2.exp(), None, **self.conv_args))
 
 
-VD_LAYERS = (VDLinear, VDConv2d)
+class VDConv1d(VDConv2d):
+    conv = staticmethod(F.conv1d)
+
+
+VD_LAYERS = (VDLinear, VDConv2d)  # VDConv1d is a VDConv2d
+_VD_OF = ((nn.Linear, VDLinear), (nn.Conv2d, VDConv2d), (nn.Conv1d, VDConv1d))
 
 
 def to_variational(net: nn.Module, **kwargs) -> nn.Module:
-    """Replace every Linear / Conv2d child of `net` by its VD layer, in place; returns net."""
+    """Replace every Linear / Conv2d / Conv1d child of `net` by its VD layer, in place; returns net.
+    (Convolutions with a padding mode other than zeros are not supported.)"""
     for name, child in list(net.named_children()):
-        if isinstance(child, nn.Linear):
-            setattr(net, name, VDLinear(child, **kwargs))
-        elif isinstance(child, nn.Conv2d):
-            setattr(net, name, VDConv2d(child, **kwargs))
+        vd = next((v for t, v in _VD_OF if isinstance(child, t)), None)
+        if vd is not None:
+            if getattr(child, "padding_mode", "zeros") != "zeros":
+                raise ValueError(f"{name}: sparse VD supports zero padding only, not '{child.padding_mode}'")
+            setattr(net, name, vd(child, **kwargs))
         else:
             to_variational(child, **kwargs)
     return net

@@ -9,9 +9,10 @@ from nncompress.models.cifar_cnn import CifarCNN
 from nncompress.models.lenet import LeNet5Caffe, LeNet300100
 from nncompress.models.mlp import MLP
 from nncompress.models.resnet import ResNet18
+from nncompress.models.vgg import VGG16
 
 ARCHITECTURES = {"lenet5": LeNet5Caffe, "lenet300_100": LeNet300100, "mlp": MLP, "cifar_cnn": CifarCNN,
-                 "resnet18": ResNet18}
+                 "resnet18": ResNet18, "vgg16": VGG16}
 
 
 def architecture(name: str):

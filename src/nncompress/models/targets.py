@@ -20,7 +20,8 @@ import contextvars
 import copy
 import importlib
 import json
-from typing import Any
+import socket
+from typing import Any, Optional
 
 from torch import nn
 
@@ -94,9 +95,13 @@ def targets_in(node: Any, depth: int = 0) -> list:
 
 
 def check_allowed(node: Any) -> None:
-    """TargetError unless every target of a file-read node is on ALLOWED (or trusted())."""
+    """TargetError unless every target of a file-read node is on ALLOWED (or trusted()), and it asks
+    for no weights from elsewhere (a file holds its own)."""
     if is_trusted():
         return
+    asked = wants_weights(node)
+    if asked:
+        raise TargetError(f"the file's model asks for weights from elsewhere ({str(asked)[:80]}); refused")
     for target in targets_in(node):
         if not isinstance(target, str) or not target.startswith(ALLOWED):
             shown = str(target)[:80]
@@ -146,10 +151,54 @@ def build_node(node: Any, depth: int = 0):
         raise TargetError(f"{node['_target_']}: {first_line(exc)}") from None
 
 
+# Arguments that make a library fetch weights (or run code) from elsewhere; a node read from a file
+# may not hold them, and a user's node that does is checked for a network first.
+WEIGHT_KEYS = ("pretrained", "weights", "checkpoint_path", "pretrained_model_name_or_path", "trust_remote_code",
+               "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
+WEIGHT_HOSTS = (("download.pytorch.org", 443), ("huggingface.co", 443))
+
+
+def wants_weights(node: Any, depth: int = 0) -> Optional[str]:
+    """`key=value` of the first argument asking for pretrained weights, or None."""
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in WEIGHT_KEYS and value not in (None, False, "", "none", "None"):
+                return f"{key}={value}"
+            found = wants_weights(value, depth + 1)
+            if found:
+                return found
+        target = str(node.get("_target_", ""))
+        if "pretrained" in target.rsplit(".", 1)[-1] or target.endswith(".load"):
+            return target
+    elif isinstance(node, list):
+        for value in node:
+            found = wants_weights(value, depth + 1)
+            if found:
+                return found
+    return None
+
+
+def _online(timeout: float = 2.0) -> bool:
+    for host in WEIGHT_HOSTS:
+        try:
+            socket.create_connection(host, timeout=timeout).close()
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def build_model(node: dict) -> nn.Module:
     skel = _SKELETON.get()
     if skel is not None:
         return copy.deepcopy(skel)
+    asked = wants_weights(node)
+    if asked and not _online():  # libraries retry downloads for a minute; say it at once
+        raise TargetError(f"{node.get('_target_')}: {asked} asks for pretrained weights, and no weights can be "
+                          f"downloaded here (no network); use random initialisation, or load your weights into "
+                          f"the model and pass it to nncompress.compress")
     net = build_node(node)
     if not isinstance(net, nn.Module):
         raise TargetError(f"{node.get('_target_')} built a {type(net).__name__}, not a torch.nn.Module")

@@ -55,8 +55,11 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
         dm.setup()
     network = CodedNetwork(spec if spec is not None else build_spec(cfg, dm))
     loggers = build_loggers(cfg, run_dir)
+    init_from = cfg.get("init_from")
+    if init_from == MODEL_START:  # the model as built is the trained start (a library's pretrained weights)
+        init_from = save_start(network, run_dir / "start", cfg.model.name)
     ctx = BuildContext(dm=dm, network=network, run_dir=run_dir, loggers=loggers,
-                       init_from=Path(cfg.init_from).expanduser() if cfg.get("init_from") else None)
+                       init_from=Path(init_from).expanduser() if init_from else None)
     # A run started again with the same run dir (killed, or paused while coding) goes on where it stopped:
     # training from its periodic last.ckpt, or an interrupted export without training again.
     last = run_dir / "checkpoints" / "last.ckpt"
@@ -105,6 +108,25 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
     finish_wandb(loggers, write_results(run_dir, record))
     log.info("test error %.2f %% (uncompressed %.2f %%)", record["test_error"], err_uncompressed)
     return record
+
+
+MODEL_START = "model"  # init_from=model
+
+
+def save_start(network: CodedNetwork, run_dir: Path, name: str) -> Path:
+    """A network's own weights as a `method=baseline` run dir (checkpoint + results.json): the
+    start that every family's `init_from` reads, for a model whose weights are already trained
+    (init_from=model, or a module given to nncompress.compress)."""
+    import json
+
+    import torch
+
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    state = {"weights": network.init_vector(),
+             **{f"network.net.{k}": v.detach().clone() for k, v in network.buffer_state().items()}}
+    torch.save({"state_dict": state, "global_step": 0}, run_dir / "checkpoints" / "last.ckpt")
+    (run_dir / "results.json").write_text(json.dumps({"method": "given", "model": name, "task": "given"}))
+    return run_dir
 
 
 def _export(cfg, family, module, ctx: BuildContext) -> dict:

@@ -21,7 +21,7 @@ from nncompress.quantization.cluster import assign, kmeans_1d
 
 
 def weight_layers(net: nn.Module) -> list:
-    return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv1d))]
 
 
 class IbcModule(ClassifierModule):

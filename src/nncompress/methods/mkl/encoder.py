@@ -84,7 +84,9 @@ class Codable(Protocol):
 class MRCEncoder:
     def __init__(self, module: Codable, train_x: torch.Tensor, train_y: torch.Tensor, cfg: MRCSettings,
                  seed: int, batch_size: int, lr: float, state_path=None, on_block=None):
+        # train_x: the training inputs in memory, or (train_y None) a loader of (x, y) batches
         self.m, self.x, self.y, self.cfg, self.seed = module, train_x, train_y, cfg, seed
+        self._batches = None
         self.batch_size, self.lr = batch_size, lr
         self.state_path = Path(state_path) if state_path else None
         self.on_block = on_block
@@ -132,6 +134,20 @@ class MRCEncoder:
         g.manual_seed(G.derive_key(self.seed, stream, block))
         return g
 
+    def _batch(self, g: torch.Generator) -> tuple:
+        """A training batch: drawn by `g` from tensors in memory, else the next of a loader (a
+        streamed data set: resuming then continues the loader, not the same batches)."""
+        if isinstance(self.x, torch.Tensor):
+            idx = torch.randint(len(self.x), (self.batch_size,), generator=g, device=self.x.device)
+            return self.x[idx], self.y[idx]
+        if self._batches is None:
+            self._batches = iter(self.x)
+        try:
+            return next(self._batches)
+        except StopIteration:
+            self._batches = iter(self.x)
+            return next(self._batches)
+
     def finetune(self, block: int):
         steps = self.cfg.finetune_steps
         if steps <= 0 or bool(self.m.block_done.all()):
@@ -139,8 +155,8 @@ class MRCEncoder:
         g = self._generator(block, 100)
         self.m.train()
         for _ in range(steps):
-            idx = torch.randint(len(self.x), (self.batch_size,), generator=g, device=self.x.device)
-            loss, _, _ = self.m.objective(self.x[idx], self.y[idx], generator=g)
+            x, y = self._batch(g)
+            loss, _, _ = self.m.objective(x, y, generator=g)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

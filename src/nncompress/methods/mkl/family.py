@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from nncompress.coding.mrc import MAX_BLOCK
 from nncompress.core.errors import UserError
 from nncompress.core.evaluation import weights_sha256
 from nncompress.core.units import LN2
@@ -49,6 +50,9 @@ class MklFamily(Family):
 
     def build(self, cfg, ctx: BuildContext) -> MiracleModule:
         m = cfg.method
+        if not 1 <= int(cfg.block) <= min(ctx.network.n_coded, MAX_BLOCK):
+            raise UserError(f"block={cfg.block}: a block holds 1..{min(ctx.network.n_coded, MAX_BLOCK):,} variables "
+                            f"(this model codes {ctx.network.n_coded:,}; the format allows {MAX_BLOCK:,})")
         return MiracleModule(
             ctx.network, posterior=m.posterior, block_size=int(cfg.block),
             bits_per_block=int(cfg.coding.get("bits_per_block", 20)), partition_seed=int(cfg.seed),
@@ -74,7 +78,9 @@ class MklFamily(Family):
             for lg in ctx.loggers:
                 lg.log_metrics(metrics, step=step + 1 + b * every)
 
-        encoder = MRCEncoder(module, ctx.dm.x_train, ctx.dm.y_train, settings, seed=int(cfg.seed),
+        dm = ctx.dm
+        x, y = (dm.x_train, dm.y_train) if getattr(dm, "in_memory", True) else (dm.train_dataloader(), None)
+        encoder = MRCEncoder(module, x, y, settings, seed=int(cfg.seed),
                              batch_size=int(cfg.dataset.batch_size), lr=float(cfg.method.lr),
                              state_path=ctx.run_dir / STATE, on_block=on_block)
         encoder.stats.update(record)

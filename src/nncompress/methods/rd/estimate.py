@@ -71,7 +71,21 @@ def weights_digest(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def split_tensors(dm, split: str) -> tuple:
+def split_tensors(dm, split: str, limit: Optional[int] = None) -> tuple:
+    """The split's inputs and labels as tensors; a streamed data set (ImageFolder) gives its
+    first `limit` examples in loader order (the training loader's order is seeded)."""
+    if not getattr(dm, "in_memory", True):
+        loader = {"train": dm.train_dataloader, "val": dm.val_dataloader, "test": dm.test_dataloader}[split]()
+        xs, ys, n = [], [], 0
+        for x, y in loader:
+            xs.append(x)
+            ys.append(y)
+            n += len(y)
+            if limit is not None and n >= limit:
+                break
+        if not xs:
+            raise UserError(f"importance.split={split}: the data set has no {split} rows")
+        return torch.cat(xs), torch.cat(ys)
     x, y = {"train": (dm.x_train, dm.y_train), "val": (dm.x_val, dm.y_val),
             "test": (dm.x_test, dm.y_test)}[split]
     if x is None or len(x) == 0:
@@ -89,7 +103,7 @@ def compute(model: nn.Module, dm, s: ImportanceSettings, seed: int) -> Estimate:
     """Estimate without μ (added by `with_mu`); `fisher` sees no labels."""
     if not s.uses_data:
         return Estimate(estimate_importance("baseline", model, ()), 0.0, False, 0)
-    x, y = split_tensors(dm, s.split)
+    x, y = split_tensors(dm, s.split, None if s.n_samples is None else int(s.n_samples))
     n = len(x) if s.n_samples is None else min(int(s.n_samples), len(x))
     options = dict(temperature=float(s.temperature), seed=int(seed))
     if s.name in ("gradient", "grad_hessian"):

@@ -156,7 +156,7 @@ def check_start(init_from, operation: str) -> Optional[Path]:
     if init_from is None:
         _fail("method=rd compresses a trained network: set init_from=auto (its default; the baseline is "
               "trained once) or init_from=<a method=baseline run dir>")
-    if init_from == "auto":
+    if init_from in ("auto", "model"):  # resolved by the task (model: the weights the model is built with)
         return None
     path = Path(str(init_from)).expanduser()
     ckpt = path / "checkpoints" / "last.ckpt" if path.is_dir() else path
