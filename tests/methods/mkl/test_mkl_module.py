@@ -131,6 +131,7 @@ def test_quota_rate_and_linear_decay():
 def test_bad_rate_settings_are_refused_before_any_work():
     """Family.check turns the module's own checks into one-line UserErrors that name the keys."""
     import pytest
+
     from helpers import compose_cfg
     from nncompress.core.errors import UserError
     from nncompress.methods.base import get_family
