@@ -19,8 +19,8 @@ E[log2 (K+1)] <= KL + e^-1 log2 e + 1 bits (their eq. for E[log K], K counted fr
 variable-length code of the index costs about KL + log2 KL bits (`pfr`). ORC (Theis & Yosri 2022,
 "Algorithms for the communication of samples", sec. 3.3) gives candidate k the (k+1)-th largest of
 N Gumbels, -ln T_k: the same index law as MRC's for N = 1, PFR's as N grows (for k << N, T_k is
-PFR's divided by N), and a sample at least as close to q as MRC's for the same N in their
-experiments; its index keeps MRC's fixed length (`orc`).
+PFR's divided by N); its index keeps MRC's fixed length (`orc`), and what it changes is the
+sample's distance to q at the same N (measured against MRC in `bench.rec_coders`).
 
 Pass 1 scores every candidate as MRC's does (`search.pass1`: float32 L~ with its proven bound,
 eager or one compiled kernel), and the noise in float64 on the CPU from a running sum, with the bound
