@@ -182,3 +182,17 @@ def test_pfr_sample_follows_the_posterior_and_mrc_with_few_candidates_does_not()
     orc_s = coded_samples("orc", 4, mu, sigma, rho, 400)
     assert binned_tv(mrc_s, mu, sigma) > 0.3
     assert binned_tv(orc_s, mu, sigma) <= binned_tv(mrc_s, mu, sigma) + 0.05
+
+
+@pytest.mark.parametrize("law", ordered.LAWS)
+def test_undecided_candidates_are_resolved_by_the_exact_noise(law, monkeypatch):
+    """With the float64 noise made useless (a bound of 0.5 nats), pass 2 must fall back on mpmath for
+    the candidates it cannot order, and still select the definition's index."""
+    monkeypatch.setattr(ordered, "noise_bound", lambda k, log_t: torch.full_like(log_t, 0.5))
+    resolved = 0
+    for b in range(4):
+        mu, sigma, rho = _block(dim=2, seed=b)
+        found = ordered.search_block(0, b, mu, sigma, rho, 512, law, chunk=128)
+        assert found.index == _brute(0, b, mu, sigma, rho, 512, law)
+        resolved += found.resolved
+    assert resolved >= 3
