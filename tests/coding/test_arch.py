@@ -25,8 +25,8 @@ def test_widths_layout_bytes_and_round_trip():
 
 
 def test_malformed_headers_are_refused():
-    with pytest.raises(ValueError, match="unknown architecture 'vgg16'"):
-        read_arch(bytes([5]) + b"vgg16" + bytes(8), 0, "hashing")
+    with pytest.raises(ValueError, match="unknown architecture 'vgg19'"):
+        read_arch(bytes([5]) + b"vgg19" + bytes(8), 0, "hashing")
     with pytest.raises(ValueError, match="lists 3 layers, lenet5 has 4"):
         read_arch(bytes([6]) + b"lenet5" + bytes([3, 1, 1, 1, 1, 10, 28, 0]), 0, "hashing")
     raw = bytes([12]) + b"lenet300_100" + bytes([1, 10, 28, 3, 30, 20, 7])

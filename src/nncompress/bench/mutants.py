@@ -9,7 +9,7 @@ raises `ContainerError` whose message is one line naming the file. Anything else
 Seeds (`seeds()`) are small real files of each container kind, written by the project's own
 encoders. `parse` splits a seed's payload into its fields (varints, float32 runs, bytes, the
 architecture name, bit-packed blobs) with their offsets, following the layouts in the docstrings
-of coding/{container,arch,mrc,deep_compression,csr,huffman,codebook}.py, so a mutation can set
+of coding/{container,arch,mrc,orc,pfr,expgolomb,deep_compression,csr,huffman,codebook}.py, so a mutation can set
 one field to a chosen value and re-encode it. `mutate` draws a mutant through a `Chooser`: a
 seeded `random.Random` for the benchmark, Hypothesis' draws for the tests (which then shrinks
 a failing mutant towards the first choices of every list below: small values, first fields).
@@ -41,11 +41,12 @@ from nncompress.coding.codec import read_file
 from nncompress.coding.container import KINDS, MAGIC, VERSION, ContainerError
 from nncompress.coding.deep_compression import CompressedNet
 from nncompress.coding.mrc import MRCPayload
+from nncompress.coding.pfr import PFRPayload
 from nncompress.models import ARCHITECTURES
 from nncompress.models.spec import ArchSpec
 
 KIND_OF_ID = {v: k for k, v in KINDS.items()}
-_LAYOUT = {"mrc": "hashing", "csr_huffman": "widths", "codebook": "hashing"}
+_LAYOUT = {"mrc": "hashing", "orc": "hashing", "pfr": "hashing", "csr_huffman": "widths", "codebook": "hashing"}
 
 # -- seeds -------------------------------------------------------------------------------------
 
@@ -87,12 +88,14 @@ class Seed:
         return out
 
 
-def _mrc_seeds() -> list:
+def _mrc_seeds(kind: str = "mrc") -> list:
+    """MRC files (ORC's have the same layout); `kind` "pfr": the same blocks with PFR's index code,
+    indices spread over many code lengths (a log-uniform draw below 2^bits)."""
     g = torch.Generator().manual_seed(1)
     out = []
     for name, spec, block, bits in [
-        ("mrc/lenet300_100", ArchSpec("lenet300_100", {"fc1": 16, "fc2": 16, "fc3": 2}, 1, 10, 8, 3), 128, 10),
-        ("mrc/lenet5", ArchSpec("lenet5", {"conv2": 8, "fc1": 8}, 1, 10, 16, hash_seed=0), 256, 13),
+        ("lenet300_100", ArchSpec("lenet300_100", {"fc1": 16, "fc2": 16, "fc3": 2}, 1, 10, 8, 3), 128, 10),
+        ("lenet5", ArchSpec("lenet5", {"conv2": 8, "fc1": 8}, 1, 10, 16, hash_seed=0), 256, 13),
     ]:
         from nncompress.models.coded import CodedNetwork
 
@@ -100,7 +103,12 @@ def _mrc_seeds() -> list:
         n_blocks = math.ceil(net.n_coded / block)
         rho = torch.rand(net.n_layers, generator=g) * 0.1 + 0.01
         indices = torch.randint(0, 1 << bits, (n_blocks,), generator=g).tolist()
-        out.append((name, MRCPayload(spec, 7, block, bits, rho, indices).to_bytes()))
+        if kind == "pfr":
+            indices = [k >> int(torch.randint(0, bits, (1,), generator=g)) for k in indices]
+            payload = PFRPayload(spec, 7, block, bits, rho, indices).to_bytes()
+        else:
+            payload = MRCPayload(spec, 7, block, bits, rho, indices).to_bytes()
+        out.append((f"{kind}/{name}", payload))
     return out
 
 
@@ -175,7 +183,8 @@ def _cbk_seeds(bn: bool) -> list:
 def seeds(kind: Optional[str] = None, bn: bool = False) -> Tuple[Seed, ...]:
     """The seed files (of one kind, or all); `bn` adds the BatchNorm codebook seed (cifar_cnn:
     9.3 M parameters, a decode takes a few hundred milliseconds)."""
-    made = [("mrc", _mrc_seeds), ("csr_huffman", _nnc_seeds), ("codebook", lambda: _cbk_seeds(bn))]
+    made = [("mrc", _mrc_seeds), ("csr_huffman", _nnc_seeds), ("codebook", lambda: _cbk_seeds(bn)),
+            ("orc", lambda: _mrc_seeds("orc")), ("pfr", lambda: _mrc_seeds("pfr"))]
     out = []
     for k, make in made:
         if kind in (None, k):
@@ -274,12 +283,14 @@ def parse(kind: str, payload: bytes) -> list:
     """The fields of a well-formed payload of container kind `kind`, in order, covering all of it."""
     r = _Reader(payload)
     spec = _arch(r, _LAYOUT[kind])
-    if kind == "mrc":
-        for f in ("seed", "block_size", "bits_per_block"):
-            r.varint(f"mrc.{f}")
-        n = r.varint("mrc.n_layers")
-        r.f32("mrc.rho", n)
-        r.blob("mrc.indices", len(payload) - r.pos)
+    if kind in ("mrc", "orc", "pfr"):
+        header = ("seed", "block_size", "bits_per_block") if kind != "pfr" else (
+            "seed", "block_size", "candidates_log2", "order")
+        for f in header:
+            r.varint(f"{kind}.{f}")
+        n = r.varint(f"{kind}.n_layers")
+        r.f32(f"{kind}.rho", n)
+        r.blob(f"{kind}.indices", len(payload) - r.pos)
     elif kind == "csr_huffman":
         r.byte("nnc.index_bits")
         k = r.varint("nnc.K")
@@ -586,7 +597,7 @@ def mutate(c: Chooser, seed: Seed, attempts: int = 4, extreme: bool = False) -> 
     benchmark's heavier settings)."""
     for _ in range(attempts):
         m = Mutant(seed, [], KINDS[seed.kind], VERSION)
-        style = c.weighted([(32, "fields"), (8, "generic"), (1 if seed.kind == "mrc" else 0, "reencode")])
+        style = c.weighted([(32, "fields"), (8, "generic"), (1 if seed.kind in ("mrc", "orc") else 0, "reencode")])
         n_ops = c.weighted([(6, 1), (3, 2), (1, 3)])
         if style == "reencode":
             m.edits.append(_reencode_mrc(c, seed, extreme))
@@ -607,7 +618,7 @@ def mutate(c: Chooser, seed: Seed, attempts: int = 4, extreme: bool = False) -> 
                     payload = m.edits[-1].apply(payload)
         if c.integer(0, 19) == 0:
             if c.integer(0, 3):
-                m.kind_id = c.pick([*[k for k in KIND_OF_ID if k != m.kind_id], 0, 4, 255])
+                m.kind_id = c.pick([*[k for k in KIND_OF_ID if k != m.kind_id], 0, max(KIND_OF_ID) + 1, 255])
             else:
                 m.version = c.pick([0, 2, 255])
         if m.body != seed.body:

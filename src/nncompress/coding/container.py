@@ -18,7 +18,7 @@ from nncompress.core.errors import UserError
 
 MAGIC = b"NNCZ"
 VERSION = 1
-KINDS = {"mrc": 1, "csr_huffman": 2, "codebook": 3}
+KINDS = {"mrc": 1, "csr_huffman": 2, "codebook": 3, "orc": 4, "pfr": 5}
 _NAMES = {v: k for k, v in KINDS.items()}
 MAX_FILE_BYTES = 1 << 30
 

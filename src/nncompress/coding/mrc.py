@@ -155,4 +155,6 @@ class MRCCodec(Codec):
         network, weights = decode_weights(parsed)
         if parsed.buffers:
             network.net.load_state_dict(parsed.buffers, strict=False)
-        return Decoded(network, weights, spec=parsed.spec)
+        # A target architecture's file holds its BatchNorm statistics: evaluate with them. The named
+        # architectures' MRC layout predates buffers, so their BatchNorm keeps normalising by batch.
+        return Decoded(network.eval() if parsed.spec.target is not None else network, weights, spec=parsed.spec)

@@ -108,6 +108,17 @@ def _checked(kernel: scoring.FusedPass1, args: tuple):
     return out
 
 
+def pass1(kernel, args: tuple):
+    """Pass 1 of one chunk, (S~, E, S~ + E, max(S~ - E)): through the compiled `kernel` when there
+    is one that works (checked against the eager pass on its first chunk), else the eager pass.
+    args: those of `scoring.eager_pass1`."""
+    if kernel is None or not kernel.ok:
+        return scoring.eager_pass1(*args)
+    if kernel.checked:
+        return kernel(*args)
+    return _checked(kernel, args)
+
+
 @torch.no_grad()
 def prepare_fused(device, dim: int, n_candidates: int, chunk: int = 1 << 16, selection: str = "sample") -> bool:
     """Compile and check pass 1's kernel for blocks of `dim` variables before the first block, so
@@ -144,12 +155,7 @@ def search_block(seed: int, block: int, mu, sigma, rho, n_candidates: int, chunk
     best_lo, kept_k, kept_hi = -math.inf, [], []
     for k0 in range(0, n_candidates, m_max):
         args = (ckey, skey, k0, min(m_max, n_candidates - k0), packed, coef.c, eps(dim), sample)
-        if kernel is None or not kernel.ok:
-            _, _, hi, lo = scoring.eager_pass1(*args)
-        elif kernel.checked:
-            _, _, hi, lo = kernel(*args)
-        else:
-            _, _, hi, lo = _checked(kernel, args)
+        _, _, hi, lo = pass1(kernel, args)
         lo = float(lo)
         if math.isnan(lo):
             raise ValueError(f"block {block}: the log-ratio is not a number (mu, sigma or rho not finite)")

@@ -12,7 +12,8 @@ A family is one package under `methods/` (one per paper: `mkl`, `ibc`, …) that
     ... the codec writes the file, the task reads it back and evaluates what decodes ...
     record |= family.after_decode(module, decoded, cfg, ctx)   checks, extra artifacts and keys
 
-`family.codec` names the codec (`coding.codec.CODECS`) that `coding=auto` picks; `schemas` are
+`family.codec` names the codec (`coding.codec.CODECS`) that `coding=auto` picks, `family.codecs`
+any others its export can feed (chosen by `coding=NAME`); `schemas` are
 structured configs registered in Hydra's ConfigStore at start-up; `callbacks(cfg, ctx)` adds
 Lightning callbacks (e.g. W&B plots), whose `on_export_end` runs once the file is decoded.
 """
@@ -85,6 +86,7 @@ class ExportCallback(L.Callback):
 class Family:
     key: str = ""           # the paper key: mkl, ibc, …
     codec: str = "none"     # the codec `coding=auto` picks for this family's methods
+    codecs: tuple = ()      # further codecs it can write instead (coding=NAME), e.g. mkl: ("orc", "pfr")
     trains: bool = True     # False: post-training compression, no trainer.fit
     schemas: dict = {}      # {(config group, name): dataclass} for Hydra's ConfigStore
 

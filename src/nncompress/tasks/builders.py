@@ -65,13 +65,15 @@ def compose_like_this_run(keep=None, drop=(), extra=(), pin=()) -> DictConfig:
     return compose(config_name="config", overrides=[*choices, *overrides, *extra])
 
 
-def resolve_coding(cfg: DictConfig, codec: str) -> DictConfig:
+def resolve_coding(cfg: DictConfig, codec: str, also: tuple = ()) -> DictConfig:
     """cfg with `coding` set to the method's codec when coding=auto; a codec the method does not
-    write is refused before any work."""
+    write (neither `codec` nor one of `also`, `Family.codecs`) is refused before any work."""
     name = cfg.coding.name
-    if name not in ("auto", "none", codec):
+    if name not in ("auto", "none", codec, *also):
+        others = "".join(f", coding={c}" for c in also)
         raise UserError(f"coding={name} does not code method={cfg.method.name}, which writes "
-                        f"{codec if codec != 'none' else 'no file'}; use coding={codec} (or auto) or coding=none")
+                        f"{codec if codec != 'none' else 'no file'}; use coding={codec} (or auto){others} "
+                        f"or coding=none")
     if name != "auto":
         return cfg
     cfg = cfg.copy()

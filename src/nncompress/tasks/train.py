@@ -47,7 +47,7 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
     start = time.perf_counter()
     run_dir = Path(run_dir)
     family = get_family(cfg.method.family)
-    cfg = resolve_coding(cfg, family.codec)  # fails before any training
+    cfg = resolve_coding(cfg, family.codec, family.codecs)  # fails before any training
     L.seed_everything(int(cfg.seed), verbose=False)
     if dm is None:
         dm = build_datamodule(cfg)

@@ -144,3 +144,20 @@ def test_bad_rate_settings_are_refused_before_any_work():
         with pytest.raises(UserError, match=match) as err:
             family.check(compose_cfg(["method=meankl", "scale=quick", override], hydra=False))
         assert "\n" not in str(err.value) and str(err.value).startswith("method (")
+
+
+def test_block_moments_equal_the_full_moments_of_the_block():
+    """The encoder's O(block) path: one block's (mu, sigma, rho) as the whole vector's gives them
+    (Mean-KL's quotas are a softmax within the block), for full and short blocks."""
+    for posterior in ("meankl", "meanvar"):
+        m = MiracleModule(CodedNetwork(ArchSpec("lenet300_100", {}, 1, 10, 28)), posterior=posterior, block_size=37,
+                          partition_seed=3)
+        with torch.no_grad():
+            m.posterior.gamma.normal_() if posterior == "meankl" else m.posterior.log_sigma.normal_(-3, 1)
+        m.coding = True
+        mu, sigma, rho = m.moments()
+        for b in (0, 5, m.partition.n_blocks - 1):
+            members = m.partition.members(b)
+            got = m.block_moments(members)
+            for full, part in zip((mu, sigma, rho), got):
+                torch.testing.assert_close(part, full[members], rtol=1e-6, atol=0)

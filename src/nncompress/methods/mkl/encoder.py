@@ -6,7 +6,9 @@ source of randomness of block b (batches, posterior noise, candidate selection) 
 uninterrupted run would, and writes the identical file.
 
 The encoder drives any `Codable` model (below), not a particular LightningModule; its settings
-are `MRCSettings`, which is also the schema of `coding=mrc` (conf/coding/mrc.yaml).
+are `MRCSettings`, which is also the schema of `coding=mrc|orc|pfr` (conf/coding/*.yaml). The
+coders share the candidates and differ in how a block's index is chosen and written: `mrc`
+(`coding.search`), `orc` (`coding.orc`) and `pfr` (`coding.pfr`).
 """
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from typing import Optional, Protocol
 import torch
 from tqdm.auto import tqdm
 
+from nncompress.coding import orc, pfr
 from nncompress.coding.mrc import MRCPayload, materialise, search_block
+from nncompress.coding.pfr import PFRPayload
 from nncompress.coding.search import prepare_fused
 from nncompress.core import generator as G
 from nncompress.core.blocks import BlockPartition
@@ -30,16 +34,21 @@ from nncompress.core.units import LN2
 from nncompress.priors.gaussian import gaussian_kl
 
 FUSED_FROM = 1 << 26  # candidates in a whole run from which fused="auto" compiles the search
+CODERS = ("mrc", "orc", "pfr")
 
 
 @dataclass
 class MRCSettings:
-    """coding=mrc: block-wise minimal random coding into model.mrc (Havasi et al. 2019, paper 000)."""
+    """coding=mrc: block-wise minimal random coding into model.mrc (Havasi et al. 2019, paper 000);
+    coding=orc: ordered random coding into model.orc (same layout); coding=pfr: the Poisson
+    functional representation with variable-length indices into model.pfr."""
 
-    name: str = "mrc"
-    bits_per_block: int = 20  # C_block; K = 2^bits candidates, each index costs exactly this
+    name: str = "mrc"  # the coder: mrc, orc or pfr
+    bits_per_block: int = 20  # C_block, the block's KL budget; mrc/orc: K = 2^bits candidates, each index this long
     block_size: int = 30  # variables per block (conf: ${block})
-    candidates_log2: Optional[int] = None  # None: = bits_per_block (papers); fewer: a truncated search, same format
+    # None: = bits_per_block (papers); mrc/orc: fewer is a truncated search, same format;
+    # pfr: the bound 2^C on the index, 1..32 (more than bits_per_block: a longer search, closer to exact PFR)
+    candidates_log2: Optional[int] = None
     chunk_log2: int = 16  # candidates evaluated per vectorised chunk (memory, not results)
     selection: str = "sample"  # sample: index ~ q/p (MRC); argmax: the best candidate
     fused: str = "auto"  # pass 1 of the search as one compiled kernel: on, off, auto (on from 2^26 candidates)
@@ -50,10 +59,32 @@ class MRCSettings:
 
     @property
     def n_candidates(self) -> int:
+        if self.name not in CODERS:
+            raise ValueError(f"coding.name must be one of {CODERS}, got '{self.name}'")
         log2 = self.bits_per_block if self.candidates_log2 is None else self.candidates_log2
-        if not 0 < log2 <= self.bits_per_block:
-            raise ValueError(f"candidates_log2 must be in 1..bits_per_block ({self.bits_per_block}), got {log2}")
+        top = 32 if self.name == "pfr" else self.bits_per_block
+        if not 0 < log2 <= top:
+            raise ValueError(f"candidates_log2 must be in 1..{top} for coding={self.name}, got {log2}")
+        if self.name != "mrc" and self.selection != "sample":
+            raise ValueError(f"coding={self.name} samples by its own law; selection must be 'sample'")
         return 1 << log2
+
+    def search(self, seed: int, block: int, mu, sigma, rho, **kw):
+        """The index of one block by this coder (an object with .index and .log_ratio)."""
+        if self.name == "mrc":
+            return search_block(seed, block, mu, sigma, rho, self.n_candidates, selection=self.selection, **kw)
+        return (orc if self.name == "orc" else pfr).search_block(seed, block, mu, sigma, rho, self.n_candidates, **kw)
+
+    def payload(self, spec, seed: int, block_size: int, rho, indices: list, buffers=None):
+        """What the coder's codec writes (`coding.codec`): MRCPayload (mrc, orc) or PFRPayload.
+        buffers: a `_target_` architecture's state entries that are not parameters (MRC and ORC
+        files hold them; the PFR format does not yet)."""
+        if self.name == "pfr":
+            if spec.target is not None and buffers:
+                raise ValueError(f"coding=pfr cannot yet store this model's buffers ({', '.join(list(buffers)[:3])}"
+                                 f", ...); use coding=mrc or coding=orc")
+            return PFRPayload(spec, seed, block_size, int(self.n_candidates).bit_length() - 1, rho, indices)
+        return MRCPayload(spec, seed, block_size, self.bits_per_block, rho, indices, buffers)
 
     def use_fused(self, n_blocks: int) -> bool:
         """Whether to compile the search kernel (`coding.scoring`): a one-off cost of seconds to a
@@ -75,6 +106,7 @@ class Codable(Protocol):
     device: torch.device
 
     def moments(self) -> tuple: ...  # (mu, sigma, rho) per coded variable
+    def block_moments(self, members) -> tuple: ...  # the same for one block's members, in O(block)
     def objective(self, x, y, generator=None) -> tuple: ...  # (loss, ...)
     def after_step(self) -> None: ...  # after each optimiser step
     def fix_block(self, b: int, members, values, mu, sigma) -> None: ...
@@ -103,6 +135,8 @@ class MRCEncoder:
         cfg = {k: v for k, v in asdict(self.cfg).items()
                if k not in ("name", "block_size", "checkpoint_seconds", "stop_after", "progress", "fused")}
         cfg.update(batch_size=self.batch_size, lr=self.lr)
+        if self.cfg.name != "mrc":  # (MRC states written before the other coders keep their fingerprint)
+            cfg["coder"] = self.cfg.name
         desc = json.dumps({"cfg": cfg, "seed": self.seed, "kind": self.m.kind,
                            "n": self.m.network.n_coded, "bs": self.m.partition.block_size})
         return hashlib.sha256(desc.encode() + rho).hexdigest()
@@ -165,13 +199,11 @@ class MRCEncoder:
     def code_block(self, b: int):
         members = self.m.partition.members(b)
         with torch.no_grad():
-            mu, sigma, rho = self.m.moments()
-            mu, sigma, rho = mu[members], sigma[members], rho[members]
+            mu, sigma, rho = self.m.block_moments(members)
             kl_bits = float(gaussian_kl(mu, sigma, rho).sum()) / LN2
         t0 = time.perf_counter()
-        found = search_block(self.seed, b, mu, sigma, rho, self.cfg.n_candidates,
-                             chunk=1 << self.cfg.chunk_log2, selection=self.cfg.selection, fused=self.fused,
-                             pad_to=self.m.partition.block_size)
+        found = self.cfg.search(self.seed, b, mu, sigma, rho, chunk=1 << self.cfg.chunk_log2, fused=self.fused,
+                                pad_to=self.m.partition.block_size)
         self.stats["search_seconds"] += time.perf_counter() - t0
         values = materialise(self.seed, b, found.index, rho)
         self.m.fix_block(b, members, values.to(self.m.device), mu, sigma)
@@ -179,6 +211,8 @@ class MRCEncoder:
         self.stats["kl_bits"].append(kl_bits)
         self.stats["log_ratio"].append(found.log_ratio)
         self.stats.setdefault("rescored", []).append(found.rescored)
+        if hasattr(found, "searched"):  # ORC, PFR: candidates scored before the search could stop
+            self.stats.setdefault("searched", []).append(found.searched)
         return kl_bits, found
 
     def _compile_ahead(self):
@@ -187,14 +221,16 @@ class MRCEncoder:
         say = (lambda msg: tqdm.write(msg)) if self.cfg.progress else (lambda msg: None)
         say("MRC coding: compiling the fused search kernel (once per machine: inductor caches it) ...")
         t0 = time.perf_counter()
+        # MRC's sampling kernel adds the Gumbel noise; ORC and PFR add theirs outside it
+        noisy = self.cfg.name == "mrc" and self.cfg.selection == "sample"
         self.fused = prepare_fused(self.m.device, self.m.partition.block_size, self.cfg.n_candidates,
-                                   chunk=1 << self.cfg.chunk_log2, selection=self.cfg.selection)
+                                   chunk=1 << self.cfg.chunk_log2, selection="sample" if noisy else "argmax")
         seconds = time.perf_counter() - t0
         self.stats["compile_seconds"] = self.stats.get("compile_seconds", 0.0) + seconds
         say(f"MRC coding: search kernel {'ready' if self.fused else 'unavailable, using the eager pass'} "
             f"after {seconds:.0f} s")
 
-    def run(self) -> MRCPayload:
+    def run(self):
         m = self.m
         m.prior.freeze()
         m.coding = True
@@ -204,7 +240,7 @@ class MRCEncoder:
         if self.fused and start < nb:
             self._compile_ahead()
         last_save = time.monotonic()
-        bar = tqdm(range(start, nb), total=nb, initial=start, desc="MRC coding", unit="block",
+        bar = tqdm(range(start, nb), total=nb, initial=start, desc=f"{self.cfg.name.upper()} coding", unit="block",
                    disable=not self.cfg.progress, dynamic_ncols=True)
         for b in bar:
             t_block = time.perf_counter()
@@ -227,6 +263,6 @@ class MRCEncoder:
                 raise Paused(f"coding paused after block {b + 1} of {nb}")
         bar.close()
         m.eval()
-        return MRCPayload(m.network.spec, self.seed, m.partition.block_size, self.cfg.bits_per_block,
-                          m.prior.rho().detach().cpu().float(), list(self.indices),
-                          buffers={k: v.detach().cpu() for k, v in m.network.buffer_state().items()})
+        return self.cfg.payload(m.network.spec, self.seed, m.partition.block_size,
+                                m.prior.rho().detach().cpu().float(), list(self.indices),
+                                buffers={k: v.detach().cpu() for k, v in m.network.buffer_state().items()})

@@ -1,4 +1,5 @@
-"""MIRACLE as a family: build the module, run the MRC encoder, keep what Figures 1 and 3 need."""
+"""MIRACLE as a family: build the module, run the block encoder (MRC, or the ORC / PFR coders),
+keep what Figures 1 and 3 need."""
 from __future__ import annotations
 
 import math
@@ -30,6 +31,7 @@ def mrc_settings(cfg) -> MRCSettings:
 @register
 class MklFamily(Family):
     key, codec = "mkl", "mrc"
+    codecs = ("orc", "pfr")  # coding=orc|pfr: the same posterior, coded by ordered random coding or PFR
     schemas = {("coding", "mrc_schema"): MRCSettings}
 
     @staticmethod
@@ -47,6 +49,11 @@ class MklFamily(Family):
             check_schedule(cfg.method.posterior, **self.schedule(cfg.method))
         except ValueError as exc:
             raise UserError(f"method (budget_warmup, lr_gamma_factor, lr_decay): {exc}") from None
+        if cfg.coding.name in (self.codec, *self.codecs):
+            try:
+                _ = mrc_settings(cfg).n_candidates  # validates name, candidates_log2 and selection
+            except ValueError as exc:
+                raise UserError(f"coding: {exc}") from None
 
     def build(self, cfg, ctx: BuildContext) -> MiracleModule:
         m = cfg.method
@@ -86,7 +93,12 @@ class MklFamily(Family):
         encoder.stats.update(record)
         payload = encoder.run()  # raises core.errors.Paused after coding.stop_after blocks
         stats = encoder.stats
-        return payload, {
+        searched = {} if "searched" not in stats else {
+            # ORC, PFR: candidates scored per block (the search stops once no later one can win);
+            # blocks whose search stopped before the bound: for PFR, an exact sample of the posterior
+            "searched_log2_mean": float(np.mean(np.log2(stats["searched"]))),
+            "stopped_early_blocks": int(sum(n < settings.n_candidates for n in stats["searched"]))}
+        return payload, {**searched,
             "candidates_log2": int(math.log2(settings.n_candidates)), "finetune_steps": settings.finetune_steps,
             "selection": settings.selection, "kl_bits_per_block_mean": stats.get("kl_bits_per_block_mean"),
             "kl_bits_per_block_max": stats.get("kl_bits_per_block_max"),

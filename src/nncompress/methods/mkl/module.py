@@ -106,6 +106,12 @@ class MiracleModule(ClassifierModule):
         mu, sigma = self.posterior.moments(rho, self.partition, budget_scale=scale)
         return mu, sigma, rho
 
+    def block_moments(self, members: torch.Tensor):
+        """(mu, sigma, rho) of one block's members, as moments()[members] while coding, in O(block)."""
+        rho = self.prior.rho()[self.network.layer_of[members]]
+        mu, sigma = self.posterior.block_moments(members, rho, budget_scale=1.0 if self.coding else self.budget_scale)
+        return mu, sigma, rho
+
     def block_kl(self, mu, sigma, rho) -> torch.Tensor:
         return self.partition.block_sum(gaussian_kl(mu, sigma, rho))
 

@@ -19,6 +19,10 @@ class MeanVarPosterior(nn.Module):
     def moments(self, rho: torch.Tensor, partition: BlockPartition, budget_scale: float = 1.0):
         return self.mu, self.log_sigma.exp()
 
+    def block_moments(self, members: torch.Tensor, rho: torch.Tensor, budget_scale: float = 1.0):
+        """moments() of one block's members alone (rho: theirs): the encoder's O(block) path."""
+        return self.mu[members], self.log_sigma[members].exp()
+
 
 class MeanKLPosterior(nn.Module):
     """q(w) parameterised by its mean and its KL to the coding distribution (paper 000, eq. 2-6).
@@ -43,9 +47,18 @@ class MeanKLPosterior(nn.Module):
 
     def moments(self, rho: torch.Tensor, partition: BlockPartition, budget_scale: float = 1.0):
         kappa = partition.block_softmax(self.gamma) * (self.kappa_block * budget_scale)
-        z = torch.sqrt(2.0 * kappa) * torch.tanh(self.tau)
+        return self._from_kappa(kappa, self.tau, rho)
+
+    def block_moments(self, members: torch.Tensor, rho: torch.Tensor, budget_scale: float = 1.0):
+        """moments() of one block's members alone (rho: theirs): the quotas are a softmax within the
+        block, so the block needs nothing else; the encoder's O(block) path on large models."""
+        kappa = torch.softmax(self.gamma[members], 0) * (self.kappa_block * budget_scale)
+        return self._from_kappa(kappa, self.tau[members], rho)
+
+    def _from_kappa(self, kappa, tau, rho):
+        z = torch.sqrt(2.0 * kappa) * torch.tanh(tau)
         # z^2 - 2 kappa - 1 = -2 kappa sech^2(tau) - 1, computed without cancellation.
-        log_arg = -2.0 * kappa / torch.cosh(self.tau) ** 2 - 1.0
+        log_arg = -2.0 * kappa / torch.cosh(tau) ** 2 - 1.0
         ratio = -lambertw(-torch.exp(log_arg), self.halley_steps)
         sigma = rho * torch.sqrt(torch.clamp(ratio, min=1e-30))
         return rho * z, sigma
