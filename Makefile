@@ -42,10 +42,10 @@ test: setup  ## the test suite (includes the slow end-to-end tests; CI runs this
 	$(PY) -m pytest -q
 
 test-fast: setup  ## the test suite without the slow end-to-end tests
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not heavy"
 
-test-full: setup  ## everything, GPU tests included where a GPU exists
-	$(PY) -m pytest -q -rs
+test-full: setup  ## everything: the heavy full-size model tests too, GPU tests where a GPU exists
+	$(PY) -m pytest -q -rs -m "heavy or not heavy" --durations=15
 
 bench: setup  ## benchmarks -> bench/results.json
 	$(PY) -m nncompress.bench --out bench/results.json

@@ -155,14 +155,6 @@ def compress(model, data, method: str = "meankl", *, out_dir=None, overrides=(),
     return Result(record, run_dir, files[0] if files else None)
 
 
-def decoded_module(decoded) -> nn.Module:
-    """A plain torch module from a codec's Decoded: the coded vector loaded into the architecture
-    where the file holds one (MRC), else the network the codec rebuilt."""
-    if decoded.weights is None:
-        return decoded.network.eval()
-    return decoded.network.materialise(decoded.weights.cpu()).eval()
-
-
 def decode(path, model: Optional[nn.Module] = None, trust: bool = False) -> nn.Module:
     """The network a compressed file holds, as a plain module in eval mode.
 
@@ -172,6 +164,7 @@ def decode(path, model: Optional[nn.Module] = None, trust: bool = False) -> nn.M
     coding.container.ContainerError with one line."""
     from nncompress.coding.codec import read_file
     from nncompress.models.targets import skeleton, trusted
+    from nncompress.tasks.export import decoded_module
 
     scope = skeleton(model) if model is not None else trusted(trust)
     with scope:

@@ -8,8 +8,9 @@ evaluates to the test error the run recorded, and its outputs are those of the a
 loaded with the weights the file stores (exported to safetensors and read back).
 
 Full-size DeiT-Tiny (12 blocks) and ResNet-18 for every family take minutes each on a 2-core CPU:
-they carry the `heavy` marker (make test-full); the default suite runs DeiT-Tiny with one block
-and ResNet-18 with the codebook family.
+they carry the `heavy` marker (make test-full), as do DeiT-Tiny with one block for the families
+other than mkl and rd and ResNet-18 with the codebook family (1-5 min each here); the default
+suite runs every family on the user module and the transformers ViT, and mkl and rd on DeiT.
 """
 import pytest
 import torch
@@ -98,18 +99,21 @@ def test_transformers_vit(method, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", [pytest.param(m, marks=[] if m in ("meankl", "rd") else [pytest.mark.heavy])
+                                    for m in METHODS])
 def test_timm_deit_tiny_one_block(method, tmp_path):
     _, net = check({**DEIT, "depth": 1}, method, tmp_path, block=65536)
     assert type(net).__name__ == "VisionTransformer" and len(net.blocks) == 1 and net.embed_dim == 192
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_torchvision_resnet18_codebook(tmp_path):
     res, net = check(RESNET18, "rd", tmp_path)
     assert res["n_params"] == 11_178_051 and type(net).__name__ == "ResNet"
 
 
+@pytest.mark.slow
 @pytest.mark.heavy
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("model", ["deit_tiny", "resnet18"])

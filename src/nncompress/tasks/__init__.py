@@ -34,9 +34,11 @@ def _pretrain(cfg, run_dir):
 
 
 def _decode(cfg, run_dir):
+    from nncompress.models.targets import trusted
     from nncompress.tasks.decode import decode
 
-    return decode(cfg, run_dir)
+    with trusted(bool(cfg.get("trust"))):
+        return decode(cfg, run_dir)
 
 
 def _prune_curve(cfg, run_dir):
@@ -45,7 +47,28 @@ def _prune_curve(cfg, run_dir):
     return prune_curve(cfg, run_dir)
 
 
-TASKS = {"train": _train, "pretrain": _pretrain, "decode": _decode, "prune_curve": _prune_curve}
+def _export(cfg, run_dir):
+    """file=PATH export_to=NET.safetensors|NET.onnx [trust=true]: the decoded network, checked
+    against itself on a zero batch of the file's input shape."""
+    import torch
+
+    from nncompress.coding.codec import read_file
+    from nncompress.models.targets import trusted
+    from nncompress.tasks.export import decoded_module, export_module
+
+    if not cfg.get("file") or not cfg.get("export_to"):
+        raise UserError("task=export needs file=PATH (a compressed model) and export_to=OUT.safetensors|OUT.onnx")
+    with trusted(bool(cfg.get("trust"))):
+        _, decoded = read_file(cfg.file)
+    spec = decoded.spec
+    example = torch.zeros(2, spec.in_channels, spec.image_size, spec.image_size)
+    record = export_module(decoded_module(decoded), Path(cfg.export_to), example=example)
+    print(f"exported {cfg.file} to {record['path']} ({record['format']}; outputs within {record['max_abs_diff']:.2g} "
+          f"of the decoded network's)")
+    return record
+
+
+TASKS = {"train": _train, "pretrain": _pretrain, "decode": _decode, "prune_curve": _prune_curve, "export": _export}
 
 
 def run_task(cfg, run_dir):

@@ -44,6 +44,12 @@ def build_spec(cfg: DictConfig, dm) -> ArchSpec:
         except (TargetError, ValueError) as exc:
             raise UserError(f"model: {exc}") from None
         return spec
+    from nncompress.tasks.config import MODEL_KEYS
+
+    extra = sorted(set(cfg.model) - set(MODEL_KEYS))
+    if extra:
+        raise UserError(f"model={cfg.model.name} is a named architecture and takes no {extra}; its keys: "
+                        f"{sorted(k for k in cfg.model if k in MODEL_KEYS)} (or give model._target_=...)")
     return ArchSpec(cfg.model.arch, hashing, int(c), int(dm.num_classes), int(h), int(cfg.model.hash_seed))
 
 

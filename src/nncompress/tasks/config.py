@@ -20,11 +20,10 @@ def target_name(target: str, model_name=None) -> str:
 def model_overrides(args: list) -> list:
     """Command-line overrides for a `_target_` model: `model._target_=X` selects conf/model/target
     (unless a model= is given), and `model.KEY=V` for a KEY that is not ours becomes `++model.KEY=V`
-    (an argument of the model, which Hydra's strict config would otherwise refuse)."""
+    (an argument of the model, which Hydra's strict config would otherwise refuse; a named
+    architecture refuses it at start-up, tasks.builders.build_spec)."""
     given = [a for a in args if a.lstrip("+").startswith("model._target_=")]
-    if not given:
-        return list(args)
-    out = [] if any(a.startswith("model=") for a in args) else ["model=target"]
+    out = [] if not given or any(a.startswith("model=") for a in args) else ["model=target"]
     for a in args:
         if a.startswith("model.") and "=" in a and a[len("model."):].split("=")[0].split(".")[0] not in MODEL_KEYS:
             a = "++" + a

@@ -1,6 +1,6 @@
 """Export a decoded network to safetensors or ONNX, checked against the network itself.
 
-    python run.py task=export file=outputs/.../model.nnc export.path=net.onnx
+    python run.py task=export file=outputs/.../model.nnc export_to=net.onnx
 
 safetensors holds the state dict (every tensor by its key; the metadata names nncompress and
 the tensor count); the check loads it into a copy of the network and compares outputs. ONNX
@@ -30,6 +30,14 @@ class _Logits(nn.Module):
 
     def forward(self, x):
         return logits_of(self.net(x))
+
+
+def decoded_module(decoded) -> nn.Module:
+    """A plain torch module from a codec's Decoded: the coded vector loaded into the architecture
+    where the file holds one (MRC), else the network the codec rebuilt."""
+    if decoded.weights is None:
+        return decoded.network.eval()
+    return decoded.network.materialise(decoded.weights.cpu()).eval()
 
 
 def _example(net: nn.Module, example: Optional[torch.Tensor]) -> torch.Tensor:
@@ -90,6 +98,12 @@ def _onnx(net: nn.Module, path: Path, example: torch.Tensor) -> float:
         path.unlink(missing_ok=True)
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"this model does not export to ONNX: {text[:200]}") from None
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(["logits"], {"input": example.numpy()})[0]
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = session.run(["logits"], {"input": example.numpy()})[0]
+    except Exception as exc:  # noqa: BLE001 - e.g. a forward that left the graph (its input traced away)
+        path.unlink(missing_ok=True)
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"this model does not export to ONNX (the exported graph fails in onnxruntime: "
+                        f"{text[:200]})") from None
     return float(abs(got - want).max())
