@@ -1,21 +1,17 @@
 """End to end on the real MNIST: run.py trains, codes into model.mrc, and a fresh process decodes it."""
-import hashlib
 import json
-from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
 from helpers import run_cli as _run
 
 pytestmark = pytest.mark.slow
 # Paper architecture and block layout; few steps and a truncated search keep it to ~1 minute.
-# The warm-up off and one rate (as at paper scale) keep the golden digest, which pins the coder, not quick training.
+# The warm-up off and one rate, as at paper scale.
 ARGS = ["method=meankl", "block=30", "scale=quick", "method.steps.quick=60",
         "method.budget_warmups.quick.factor=1.0", "method.budget_warmups.quick.steps=0",
         "method.lr_gamma_factors.quick=1.0",
         "coding.candidates_log2=8", "coding.finetune_steps=0", "coding.progress=false", "trainer.progress_bar=false"]
-GOLDEN = json.loads((ROOT / "tests" / "expected" / "golden_files.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +23,25 @@ def coded_run(real_data_dir, tmp_path_factory):
 
 
 def test_paper_accounting_and_file_size(coded_run):
-    _, r = coded_run
+    """The paper's ratio counts the block indices, 32 |W| / (n_blocks * bits); the file's ratio its
+    own bytes, which hold those indices plus a header of a few dozen bytes. (Which bytes training
+    writes depends on the CPU's float kernels: tests/tasks/test_same_bytes.py checks that the same
+    command writes the same bytes here; tests/coding/test_golden_codecs.py pins portable files.)"""
+    from nncompress.coding.container import read_container
+    from nncompress.coding.mrc import MRCPayload
+
+    out, r = coded_run
     assert r["n_coded_params"] == 24830 and r["n_params"] == 431080
-    assert r["n_blocks"] == 828 and r["bits_per_block"] == 20
-    assert round(r["ratio_paper"], 1) == 833.0
+    assert r["n_blocks"] == 828 == -(-24830 // 30) and r["bits_per_block"] == 20
+    assert r["ratio_paper"] == 32 * 431080 / (828 * 20)  # 833.0
+    size = (out / "model.mrc").stat().st_size
+    assert r["compressed_bytes"] == size and r["ratio_file"] == 32 * 431080 / (8 * size)
+    kind, payload = read_container(out / "model.mrc")
+    parsed = MRCPayload.from_bytes(payload)
+    assert kind == "mrc" and len(parsed.indices) == 828 and parsed.block_size == 30
+    index_bytes = (828 * 20 + 7) // 8  # 2,070
+    assert index_bytes < size < index_bytes + 64  # container (10 bytes), architecture, seed, scales
     assert abs(r["ratio_file"] / r["ratio_paper"] - 1) < 0.03
-    assert r["compressed_bytes"] == (Path(coded_run[0]) / "model.mrc").stat().st_size
-    if GOLDEN["torch"] == __import__("torch").__version__.split("+")[0]:  # float kernels differ between builds
-        digest = hashlib.sha256((Path(coded_run[0]) / "model.mrc").read_bytes()).hexdigest()
-        assert digest == GOLDEN["mnist_mrc_quick"]["sha256"]
     assert r["kl_bits_per_block_mean"] == pytest.approx(20.0, abs=0.05)  # Mean-KL: by construction
     for key in ("method", "model", "dataset", "seed", "task", "train_steps", "wall_seconds", "test_error"):
         assert key in r
