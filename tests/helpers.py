@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import os
 import subprocess
@@ -153,7 +154,7 @@ def run_in_process(args, run_dir, data_dir=None) -> dict:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
+    from omegaconf import OmegaConf, open_dict
 
     from nncompress.tasks import run_task
 
@@ -169,8 +170,16 @@ def run_in_process(args, run_dir, data_dir=None) -> dict:
             cfg.hydra.runtime.output_dir = str(run_dir)
             cfg.hydra.runtime.cwd = str(ROOT)
         HydraConfig.instance().set_config(cfg)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return run_task(cfg, run_dir)
+        # As Hydra's run_job: the task gets the config without its hydra node, and the run dir
+        # keeps .hydra/ (config, hydra, overrides), which later tasks read (prune_curve, reports).
+        task_cfg = copy.deepcopy(cfg)
+        with open_dict(task_cfg):
+            del task_cfg["hydra"]
+        (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(task_cfg, run_dir / ".hydra" / "config.yaml")
+        OmegaConf.save(OmegaConf.create({"hydra": cfg.hydra}), run_dir / ".hydra" / "hydra.yaml")
+        OmegaConf.save(cfg.hydra.overrides.task, run_dir / ".hydra" / "overrides.yaml")
+        return run_task(task_cfg, run_dir)
 
 
 def run_main(args, data_dir=None) -> subprocess.CompletedProcess:

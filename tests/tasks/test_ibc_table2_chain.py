@@ -22,10 +22,14 @@ def _run(args, data):
 
 
 @pytest.fixture(scope="module")
-def sweep(real_data_dir, tmp_path_factory):
+def sweep(real_data_dir, mnist_baseline, tmp_path_factory):
     root = tmp_path_factory.mktemp("table2")
-    # The quick baselines (1,500 steps each) are pretrained once; each method then runs 30 steps
-    # (VD+SWS: 15 of pure VD, 15 with the mixture) so the chain costs ~3 minutes here.
+    # The quick baselines (1,500 steps each) are pretrained once per session and shared (the sweep's
+    # init_from=auto finds them); each method then runs 30 steps (VD+SWS: 15 of pure VD, 15 with
+    # the mixture) so the chain costs ~3 minutes here.
+    for model in MODELS:
+        mnist_baseline(model)
+    (root / "pre").symlink_to(mnist_baseline.pretrained_dir, target_is_directory=True)
     proc = _run(["run.py", "-m", "experiment=ibc_table2", "scale=quick", *SWEEP_ARGS,
                  f"paths.pretrained_dir={root / 'pre'}", f"hydra.sweep.dir={root / 'sweep'}"], real_data_dir)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from helpers import run_cli as _run
+from helpers import run_in_process, run_main
 
 pytestmark = pytest.mark.slow
 # Paper architecture and block layout; few steps and a truncated search keep it to ~1 minute.
@@ -17,8 +18,7 @@ ARGS = ["method=meankl", "block=30", "scale=quick", "method.steps.quick=60",
 @pytest.fixture(scope="module")
 def coded_run(real_data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    proc = _run([*ARGS, f"hydra.run.dir={out}"], real_data_dir)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process(ARGS, out, real_data_dir)  # decoded in a fresh process below
     return out, json.loads((out / "results.json").read_text())
 
 
@@ -63,7 +63,7 @@ def test_corrupt_file_one_line_error(coded_run, real_data_dir, tmp_path):
     data[100] ^= 0xFF
     bad.write_bytes(bytes(data))
     for target in (bad, tmp_path / "missing.mrc"):
-        proc = _run(["task=decode", f"file={target}", f"hydra.run.dir={tmp_path / 'dec'}"], real_data_dir)
+        proc = run_main(["task=decode", f"file={target}", f"hydra.run.dir={tmp_path / 'dec'}"], real_data_dir)
         assert proc.returncode == 1
         assert "Traceback" not in proc.stderr
         assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error:")
@@ -81,9 +81,8 @@ def test_posterior_and_metrics_written(coded_run):
 
 def test_prune_curve_task(coded_run, real_data_dir):
     out, r = coded_run
-    proc = _run(["task=prune_curve", f"run={out}", "pruning=all", "pruning.repeats=2",
-                 "pruning.fractions.step=0.25", f"hydra.run.dir={out / 'prune'}"], real_data_dir)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process(["task=prune_curve", f"run={out}", "pruning=all", "pruning.repeats=2",
+                    "pruning.fractions.step=0.25"], out / "prune", real_data_dir)
     curves = json.loads((out / "pruning.json").read_text())
     assert curves["fractions"] == [0.0, 0.25, 0.5, 0.75, 1.0]
     for strategy in ("random", "magnitude", "kl"):
@@ -97,9 +96,9 @@ def test_paused_coding_resumes_to_the_identical_file(coded_run, real_data_dir, t
     """A run stopped mid-coding and started again with the same run dir writes the same bytes."""
     out, r = coded_run
     args = [*ARGS, f"hydra.run.dir={tmp_path}"]
-    first = _run([*args, "coding.stop_after=300"], real_data_dir)
+    first = run_main([*args, "coding.stop_after=300"], real_data_dir)
     assert first.returncode == 0 and "paused after block 300" in first.stdout
     assert not (tmp_path / "model.mrc").exists() and (tmp_path / "coding_state.pt").exists()
-    second = _run(args, real_data_dir)
+    second = run_main(args, real_data_dir)
     assert second.returncode == 0, second.stderr[-3000:]
     assert (tmp_path / "model.mrc").read_bytes() == (out / "model.mrc").read_bytes()
