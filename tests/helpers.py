@@ -157,8 +157,9 @@ def run_in_process(args, run_dir, data_dir=None) -> dict:
     from omegaconf import OmegaConf, open_dict
 
     from nncompress.tasks import run_task
+    from nncompress.tasks.config import model_overrides
 
-    args = [str(a) for a in args]
+    args = model_overrides([str(a) for a in args])  # what run.py does to model._target_= overrides
     if any(a in ("-m", "--multirun") for a in args):
         raise ValueError("run_in_process runs single jobs; use run_main for sweeps")
     run_dir = Path(run_dir)
@@ -198,7 +199,9 @@ def run_main(args, data_dir=None) -> subprocess.CompletedProcess:
     # Hydra finds conf/ beside the file of a task function defined in __main__ (else it looks for a
     # Python package named by the module): the function run.py's decorator wraps, as in `python run.py`.
     run_py.main.__wrapped__.__module__ = "__main__"
-    argv = ["run.py", *run_py.quote_paths([str(a) for a in args])]
+    from nncompress.tasks.config import model_overrides
+
+    argv = ["run.py", *model_overrides(run_py.quote_paths([str(a) for a in args]))]  # as run.py's __main__
     out, err = io.StringIO(), io.StringIO()
     code = 0
     saved_argv = sys.argv
