@@ -39,7 +39,7 @@ run: setup  ## quick end-to-end demo: Mean-KL on MNIST, code into model.mrc, dec
 	{r['compressed_bytes']} bytes ({r['ratio_file']:.0f}x by file, {r['ratio_paper']:.0f}x paper accounting)\")"
 
 test: setup  ## the test suite (includes the slow end-to-end tests; CI runs this)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-fast: setup  ## the test suite without the slow end-to-end tests
 	$(PY) -m pytest -q -m "not slow and not heavy"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import CONF, SYNTHETIC, compose_cfg
+from helpers import CONF, SYNTHETIC, compose_cfg, run_in_process
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,6 +35,26 @@ def real_data_dir() -> Path:
     if not (root / "MNIST" / "raw").is_dir():
         pytest.skip(reason=f"real data folder absent: {root / 'MNIST' / 'raw'}")
     return root
+
+
+@pytest.fixture(scope="session")
+def mnist_baseline(real_data_dir, tmp_path_factory):
+    """mnist_baseline(model) -> the run dir of `model`'s quick MNIST baseline, what init_from=auto
+    trains (method=baseline, scale=quick, seed 0), trained at most once per session, on first use,
+    into one shared paths.pretrained_dir (`mnist_baseline.pretrained_dir`): the tests that start
+    from a trained network share it instead of training their own."""
+    pre = tmp_path_factory.mktemp("mnist_pretrained")
+
+    def baseline(model: str) -> Path:
+        run_dir = pre / f"mnist_{model}_quick_s0"
+        if not (run_dir / "results.json").exists():
+            run_in_process(["task=pretrain", f"model={model}", "scale=quick", "trainer.progress_bar=false",
+                            f"paths.pretrained_dir={pre}"], tmp_path_factory.mktemp(f"pretrain_{model}"),
+                           real_data_dir)
+        return run_dir
+
+    baseline.pretrained_dir = pre
+    return baseline
 
 
 @pytest.fixture

@@ -22,6 +22,39 @@ def test_golden_words_and_normals():
     assert G.permutation(7, 10).tolist() == [8, 0, 1, 3, 2, 6, 7, 5, 4, 9]
 
 
+def test_golden_keys_uniforms_layouts_and_hash_maps():
+    """Pinned like the words above: the integer streams every file depends on (key derivation,
+    uniforms, the block layout of model.mrc, the hashing trick's index and sign maps) and a batch
+    of the decoder's normals. Integer work (and float64 rounded once to float32): the same bits on
+    every machine and torch build."""
+    import hashlib
+
+    from nncompress.core.blocks import BlockPartition
+    from nncompress.layers.hashed import hash_map
+
+    assert G.derive_keys(7, G.STREAM_CANDIDATES, last=torch.arange(3)).tolist() == [1162078949, 1142879794,
+                                                                                   3981896602]
+    assert [G.derive_key(7, G.STREAM_SELECTION, b) for b in range(3)] == [1579287207, 2626872645, 3766351118]
+    assert G.derive_key(0, G.STREAM_HASH, 2, 1) == 2819483592
+    assert G.derive_key(2**40 + 5, G.STREAM_PERMUTATION) == 1619371691  # seeds are taken mod 2**32
+    # u = ((h >> 8) + 1/2) 2^-24: the closed form at both ends of the word range
+    assert G.to_uniform(torch.tensor([0, 255, 256, G.MASK32]), torch.float64).tolist() == [
+        2**-25, 2**-25, 3 * 2**-25, 1 - 2**-25]
+    part = BlockPartition(10, 4, 3)
+    assert part.slots.tolist() == [[4, 5, 7, 0], [3, 1, 2, 9], [8, 6, 10, 10]]  # 10 = padding
+    assert part.block_of.tolist() == [0, 1, 1, 1, 0, 0, 2, 0, 2, 1]
+    index, sign, n_real = hash_map(12, 5, 5, 1)
+    assert n_real == 3 and index.tolist() == [2, 1, 2, 0, 0, 1, 2, 2, 0, 0, 1, 1]
+    assert sign.tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0, -1.0, 1.0, 1.0]
+    keys = G.derive_keys(3, G.STREAM_CANDIDATES, last=torch.arange(200))
+    rows = G.canonical_normals_rows(keys, G.uint32(99, torch.arange(200)), 7)
+    assert rows[199].tolist() == [-0.29168781638145447, 0.6329554915428162, -0.9048702716827393,
+                                  -0.024698132649064064, -0.00964747928082943, 0.45665785670280457,
+                                  1.7854399681091309]
+    digest = hashlib.sha256(rows.numpy().astype("<f4").tobytes()).hexdigest()
+    assert digest == "8db2c1d3e0d211b4237367f5af4501495f46c64b51179d0fa824701c7e7b30e4"
+
+
 def test_python_int_and_tensor_mixing_agree():
     xs = [0, 1, 12345, 2**31 + 7, 2**32 - 1]
     assert G.mix32(torch.tensor(xs)).tolist() == [G.mix32(x) for x in xs]

@@ -3,7 +3,7 @@ traceback (Hydra's included), whatever the file or its path."""
 import pytest
 import torch
 
-from helpers import SYNTHETIC, run_cli
+from helpers import SYNTHETIC, run_cli, run_main
 from nncompress.coding.codebook import CodebookNet
 from nncompress.coding.codebook import encode as codebook_encode
 from nncompress.coding.container import write_container
@@ -45,7 +45,7 @@ def test_a_network_that_does_not_fit_the_data_names_the_data_set_to_use(tmp_path
 def test_hostile_bytes_give_one_line(tmp_path, content):
     path = tmp_path / "model.mrc"
     path.write_bytes(content)
-    one_error_line(run_cli(["task=decode", f"file={path}", *SYNTHETIC, f"hydra.run.dir={tmp_path / 'out'}"]), path)
+    one_error_line(run_main(["task=decode", f"file={path}", *SYNTHETIC, f"hydra.run.dir={tmp_path / 'out'}"]), path)
 
 
 def test_a_crafted_file_with_a_valid_crc_gives_one_line(tmp_path):
@@ -57,4 +57,4 @@ def test_a_crafted_file_with_a_valid_crc_gives_one_line(tmp_path):
 
 
 def test_not_a_regular_file(tmp_path):
-    one_error_line(run_cli(["task=decode", "file=/dev/zero", *SYNTHETIC, f"hydra.run.dir={tmp_path}"]), "/dev/zero")
+    one_error_line(run_main(["task=decode", "file=/dev/zero", *SYNTHETIC, f"hydra.run.dir={tmp_path}"]), "/dev/zero")

@@ -7,7 +7,7 @@ import pytest
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
-from helpers import CONF, SYNTHETIC, compose_cfg, run_cli
+from helpers import CONF, SYNTHETIC, compose_cfg, run_in_process, run_main
 from hydra_plugins.nncompress_points.points_sweeper import expand, merge
 from nncompress.report.__main__ import main as report_main
 
@@ -95,15 +95,14 @@ def test_frontier_sweep_and_report(tmp_path):
     the shared baseline, MIRACLE on its own model), one turns it into the figure and the table; a point
     the recipe lacks stops the sweep before any job. Every point's config: test_every_job_composes."""
     pre = tmp_path / "pretrained"
-    base = run_cli([*SYNTHETIC, "method=baseline", "coding=none", "model=lenet5_unhashed", "method.steps.quick=4",
-                    f"hydra.run.dir={pre / 'synthetic_lenet5_unhashed_quick_s0'}"])
-    assert base.returncode == 0, base.stderr[-2000:]
+    run_in_process([*SYNTHETIC, "method=baseline", "coding=none", "model=lenet5_unhashed", "method.steps.quick=4"],
+                   pre / "synthetic_lenet5_unhashed_quick_s0")
     chosen = ["l2", "rd_quant_b2", "vd_t4", "meanvar_b40"]
     sweep = tmp_path / "sweep"
     tiny = ["method.steps.quick=4", "++method.phases.quick=2", "scale.mrc.candidates_log2=4",
             "scale.mrc.finetune_steps=0", "method.steps.paper=4"]
-    proc = run_cli(["-m", "experiment=frontier_lenet5", *SYNTHETIC, f"point={','.join(chosen)}", *tiny,
-                    f"paths.pretrained_dir={pre}", f"hydra.sweep.dir={sweep}"], timeout=1800)
+    proc = run_main(["-m", "experiment=frontier_lenet5", *SYNTHETIC, f"point={','.join(chosen)}", *tiny,
+                     f"paths.pretrained_dir={pre}", f"hydra.sweep.dir={sweep}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {p.parent.name: json.loads(p.read_text()) for p in sweep.rglob("results.json")}
     assert sorted(results) == sorted(f"synthetic_{p}_s0" for p in chosen), proc.stderr[-3000:]
@@ -114,6 +113,6 @@ def test_frontier_sweep_and_report(tmp_path):
     assert len([line for line in md.splitlines() if line.startswith("| ")]) == 1 + len(chosen)
     assert (sweep / "report" / "frontier_synthetic_lenet5.png").stat().st_size > 0
 
-    bad = run_cli(["-m", "experiment=frontier_lenet5", *SYNTHETIC, "point=l2,nope",
-                   f"hydra.sweep.dir={tmp_path / 'x'}"])
+    bad = run_main(["-m", "experiment=frontier_lenet5", *SYNTHETIC, "point=l2,nope",
+                    f"hydra.sweep.dir={tmp_path / 'x'}"])
     assert bad.returncode != 0 and "unknown operating point(s) ['nope']" in bad.stderr

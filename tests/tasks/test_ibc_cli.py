@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SYNTHETIC
+from helpers import SYNTHETIC, run_in_process, run_main
 from helpers import run_cli as _run
 
 pytestmark = pytest.mark.slow
@@ -14,8 +14,7 @@ COMMON = [*SYNTHETIC, "model=lenet300_100"]
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline")
-    proc = _run([*COMMON, "method=baseline", "coding=none", "method.steps.quick=60", f"hydra.run.dir={out}"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process([*COMMON, "method=baseline", "coding=none", "method.steps.quick=60"], out)
     return out, json.loads((out / "results.json").read_text())
 
 
@@ -23,19 +22,18 @@ def baseline(tmp_path_factory):
 def test_method_from_baseline(baseline, method, tmp_path):
     base_dir, base = baseline
     phases = ["method.phases.quick=10"] if method == "vd_sws" else []
-    proc = _run([*COMMON, f"method={method}", "method.steps.quick=20", *phases, "coding=csr_huffman",
-                 f"init_from={base_dir}", f"hydra.run.dir={tmp_path}"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process([*COMMON, f"method={method}", "method.steps.quick=20", *phases, "coding=csr_huffman",
+                    f"init_from={base_dir}"], tmp_path)
     r = json.loads((tmp_path / "results.json").read_text())
     assert 0.0 <= r["nonzero_fraction"] <= 1.0
     # Started from the baseline: 20 steps at the paper's small learning rates keep its accuracy.
     assert r["test_error_uncompressed"] <= base["test_error"] + 10.0
     assert r["compressed_bytes"] == (tmp_path / "model.nnc").stat().st_size
     assert r["ratio_file"] == pytest.approx(32 * 266610 / (8 * r["compressed_bytes"]))
-    dec = _run(["dataset=synthetic", "dataset.device=cpu", "task=decode", f"file={tmp_path / 'model.nnc'}",
-                f"hydra.run.dir={tmp_path / 'decode'}"])
-    assert dec.returncode == 0, dec.stderr[-3000:]
-    assert json.loads((tmp_path / "decode" / "decode.json").read_text())["test_error"] == r["test_error_compressed"]
+    # decoded from the file alone (in a fresh process: tests/tasks/test_same_bytes.py)
+    dec = run_in_process(["dataset=synthetic", "dataset.device=cpu", "task=decode", f"file={tmp_path / 'model.nnc'}"],
+                         tmp_path / "decode")
+    assert dec["test_error"] == r["test_error_compressed"] and dec["weights_sha256"] == r["weights_sha256"]
 
 
 def test_mrc_on_a_non_miracle_method_fails_before_training(tmp_path):
@@ -46,8 +44,10 @@ def test_mrc_on_a_non_miracle_method_fails_before_training(tmp_path):
 
 
 def test_init_from_missing_checkpoint(tmp_path):
-    proc = _run([*COMMON, "method=vd", "coding=none", f"init_from={tmp_path / 'nope'}", f"hydra.run.dir={tmp_path}"])
-    assert proc.returncode == 1 and "init_from" in proc.stderr
+    proc = run_main([*COMMON, "method=vd", "coding=none", f"init_from={tmp_path / 'nope'}",
+                     f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: init_from: no checkpoint")
 
 
 def test_auto_chain_pretrains_once_and_picks_the_coder(tmp_path):
@@ -55,9 +55,8 @@ def test_auto_chain_pretrains_once_and_picks_the_coder(tmp_path):
     pre = tmp_path / "pretrained"
     stamps = []
     for i in range(2):
-        proc = _run([*COMMON, "method=vd", "coding=auto", "init_from=auto", "method.steps.quick=10",
-                     f"paths.pretrained_dir={pre}", f"hydra.run.dir={tmp_path / f'run{i}'}"])
-        assert proc.returncode == 0, proc.stderr[-3000:]
+        run_in_process([*COMMON, "method=vd", "coding=auto", "init_from=auto", "method.steps.quick=10",
+                        f"paths.pretrained_dir={pre}"], tmp_path / f"run{i}")
         assert (tmp_path / f"run{i}" / "model.nnc").exists()
         stamps.append([p.stat().st_mtime_ns for p in pre.rglob("results.json")])
     assert stamps[0] == stamps[1]  # the second job reused the baseline instead of training it again
@@ -69,11 +68,10 @@ def test_auto_chain_pretrains_once_and_picks_the_coder(tmp_path):
 def test_decode_a_whole_run_dir_checks_it_against_its_encoder(baseline, tmp_path):
     base_dir, _ = baseline
     job = tmp_path / "sweep" / "vd_job"
-    proc = _run([*COMMON, "method=vd", "method.steps.quick=20", "coding=csr_huffman", f"init_from={base_dir}",
-                 f"hydra.run.dir={job}"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process([*COMMON, "method=vd", "method.steps.quick=20", "coding=csr_huffman", f"init_from={base_dir}"],
+                   job)
     decode = ["dataset=synthetic", "dataset.device=cpu", "task=decode", f"run={tmp_path / 'sweep'}"]
-    ok = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_ok'}"])
+    ok = run_main([*decode, f"hydra.run.dir={tmp_path / 'dec_ok'}"])
     assert ok.returncode == 0, ok.stderr[-3000:]
     record = json.loads((tmp_path / "dec_ok" / "decode.json").read_text())
     assert record["n_files"] == 1 and record["n_differ"] == 0
@@ -84,7 +82,7 @@ def test_decode_a_whole_run_dir_checks_it_against_its_encoder(baseline, tmp_path
     data = bytearray((job / "model.nnc").read_bytes())
     data[40] ^= 0xFF
     (broken / "model.nnc").write_bytes(bytes(data))
-    bad = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_bad'}"])
+    bad = run_main([*decode, f"hydra.run.dir={tmp_path / 'dec_bad'}"])
     assert bad.returncode == 1 and bad.stderr.startswith("error: 1 of 2 decoded files")
     decoded = json.loads((tmp_path / "dec_bad" / "decode.json").read_text())["files"]
     files = {Path(f["file"]).parent.name: f for f in decoded}
@@ -94,9 +92,9 @@ def test_decode_a_whole_run_dir_checks_it_against_its_encoder(baseline, tmp_path
     results = json.loads((job / "results.json").read_text())
     results["test_error_compressed"] += 1.0
     (job / "results.json").write_text(json.dumps(results))
-    bad = _run([*decode, f"hydra.run.dir={tmp_path / 'dec_bad2'}"])
+    bad = run_main([*decode, f"hydra.run.dir={tmp_path / 'dec_bad2'}"])
     assert bad.returncode == 1 and "DIFFERS" in bad.stdout and bad.stderr.startswith("error: 1 of 1 decoded files")
-    assert _run([*decode[:-1], f"run={tmp_path / 'nothing'}"]).stderr.startswith("error: run=")
+    assert run_main([*decode[:-1], f"run={tmp_path / 'nothing'}"]).stderr.startswith("error: run=")
 
 
 def test_pretrain_task_trains_the_auto_baselines_in_parallel(tmp_path):
@@ -112,7 +110,6 @@ def test_pretrain_task_trains_the_auto_baselines_in_parallel(tmp_path):
     for d in dirs:
         assert json.loads((pre / d / "metrics.csv").with_name("results.json").read_text())["train_steps"] == 20
     before = (pre / dirs[0] / "results.json").stat().st_mtime_ns
-    proc = _run([*COMMON, "method=vd", "coding=none", "init_from=auto", "method.steps.quick=5",
-                 f"paths.pretrained_dir={pre}", f"hydra.run.dir={tmp_path / 'vd'}"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process([*COMMON, "method=vd", "coding=none", "init_from=auto", "method.steps.quick=5",
+                    f"paths.pretrained_dir={pre}"], tmp_path / "vd")
     assert (pre / dirs[0] / "results.json").stat().st_mtime_ns == before

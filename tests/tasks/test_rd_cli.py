@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from helpers import CIFAR_FILES, run_cli, write_cifar
+from helpers import CIFAR_FILES, run_cli, run_in_process, run_main, write_cifar
 
 pytestmark = pytest.mark.slow
 QUIET = ["trainer.progress_bar=false"]
@@ -21,9 +21,8 @@ def _decode(file, data_dir, out, *extra):
 def mnist_mlp(real_data_dir, tmp_path_factory):
     """The paper's MLP on real MNIST, 300 SGD steps of its recipe (~96 % accuracy)."""
     out = tmp_path_factory.mktemp("mlp_baseline")
-    proc = run_cli(["method=baseline", "model=mlp", "coding=none", "scale=quick", "method.steps.quick=300", *QUIET,
-                    f"hydra.run.dir={out}"], real_data_dir)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process(["method=baseline", "model=mlp", "coding=none", "scale=quick", "method.steps.quick=300", *QUIET],
+                   out, real_data_dir)
     return out, json.loads((out / "results.json").read_text())
 
 
@@ -35,9 +34,8 @@ def test_prune_and_quantize_real_mnist_and_decode_in_a_fresh_process(mnist_mlp, 
                                                                     slack):
     base_dir, base = mnist_mlp
     run = tmp_path / "run"
-    proc = run_cli(["method=rd", "scale=quick", "importance.samples.quick=1000", *args, f"init_from={base_dir}",
-                    *QUIET, f"hydra.run.dir={run}"], real_data_dir)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process(["method=rd", "scale=quick", "importance.samples.quick=1000", *args, f"init_from={base_dir}",
+                    *QUIET], run, real_data_dir)
     r = json.loads((run / "results.json").read_text())
     assert r["decoded_equal"] and r["test_error_uncompressed"] == base["test_error"]
     assert r["test_error"] <= base["test_error"] + slack  # 80 % pruned / 3 bits, no fine-tuning
@@ -52,9 +50,8 @@ def test_prune_and_quantize_real_mnist_and_decode_in_a_fresh_process(mnist_mlp, 
     if r["operation"] != "prune":
         return
     # the estimate was cached beside the baseline: a second job reuses it
-    again = run_cli(["method=rd", "scale=quick", "importance.samples.quick=1000", *args, "method.keep=0.5",
-                     f"init_from={base_dir}", *QUIET, f"hydra.run.dir={tmp_path / 'again'}"], real_data_dir)
-    assert again.returncode == 0, again.stderr[-3000:]
+    run_in_process(["method=rd", "scale=quick", "importance.samples.quick=1000", *args, "method.keep=0.5",
+                    f"init_from={base_dir}", *QUIET], tmp_path / "again", real_data_dir)
     assert json.loads((tmp_path / "again" / "results.json").read_text())["importance_cached"]
 
 
@@ -64,10 +61,9 @@ def test_cifar10_chain_on_synthetic_archives(tmp_path):
     data = write_cifar(tmp_path / "data", classes=10)
     common = ["dataset=cifar10", "model=cifar_cnn", "dataset.val_size=40", "dataset.device=cpu", CIFAR_FILES]
     pre = tmp_path / "pretrained"
-    proc = run_cli([*common, "method=rd", "scale=quick", "model.train.steps.quick=2", "importance=fisher",
-                    "importance.samples.quick=8", "method.keep=0.05", f"paths.pretrained_dir={pre}", *QUIET,
-                    f"hydra.run.dir={tmp_path / 'run'}"], data)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process([*common, "method=rd", "scale=quick", "model.train.steps.quick=2", "importance=fisher",
+                    "importance.samples.quick=8", "method.keep=0.05", f"paths.pretrained_dir={pre}", *QUIET],
+                   tmp_path / "run", data)
     (base,) = list(pre.iterdir())
     assert base.name == "cifar10_cifar_cnn_quick_s0"
     assert json.loads((base / "results.json").read_text())["method"] == "baseline"
@@ -96,6 +92,6 @@ def test_bad_settings_fail_in_one_line_before_any_work(tmp_path, override, messa
                                             ("nope", "error: init_from=")])
 def test_no_network_to_start_from_fails_in_one_line(tmp_path, start, message):
     init_from = "null" if start == "null" else tmp_path / start
-    proc = run_cli(["method=rd", "dataset=synthetic", f"init_from={init_from}", f"hydra.run.dir={tmp_path / 'run'}"])
+    proc = run_main(["method=rd", "dataset=synthetic", f"init_from={init_from}", f"hydra.run.dir={tmp_path / 'run'}"])
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith(message)

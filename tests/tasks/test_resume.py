@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import ROOT, SYNTHETIC, cli_command, run_cli
+from helpers import ROOT, SYNTHETIC, cli_command, run_cli, run_in_process
 from nncompress.pruning.curves import merge_curves
 from nncompress.report.papers.mkl import load_pruning
 from nncompress.tasks.builders import keep_csv_rows
@@ -70,9 +70,8 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
 def coded_run(tmp_path_factory):
     """A real coded Mean-KL run (model.mrc, posterior.npz) on the synthetic set, in seconds."""
     out = tmp_path_factory.mktemp("coded")
-    proc = run_cli([*SYNTHETIC, "method=meankl", "block=100", "method.steps.quick=20", "coding.candidates_log2=4",
-                    "coding.finetune_steps=0", "coding.progress=false", f"hydra.run.dir={out}"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_in_process([*SYNTHETIC, "method=meankl", "block=100", "method.steps.quick=20", "coding.candidates_log2=4",
+                    "coding.finetune_steps=0", "coding.progress=false"], out)
     assert not (out / "pruning.json").exists()  # pruning=none: no curves after training
     return out
 
@@ -80,17 +79,15 @@ def coded_run(tmp_path_factory):
 @pytest.mark.slow
 def test_prune_curve_strategies_add_up(coded_run):
     out = coded_run
-    kl = run_cli(["task=prune_curve", f"run={out}", "pruning=kl", "pruning.fractions.step=0.5",
-                  f"hydra.run.dir={out / 'prune_kl'}"])
-    assert kl.returncode == 0, kl.stderr[-3000:]
+    run_in_process([*SYNTHETIC, "task=prune_curve", f"run={out}", "pruning=kl", "pruning.fractions.step=0.5"],
+                   out / "prune_kl")
     first = json.loads((out / "pruning.json").read_text())
     assert first["fractions"] == [0.0, 0.5, 1.0] and set(first) == {"fractions", "kl"}
     assert first["kl"]["repeats"] == 1 and first["kl"]["seed"] is None
 
     # Another strategy with other settings: a finer grid, two seeded orders from seed 3.
-    rnd = run_cli(["task=prune_curve", f"run={out}", "pruning=random", "pruning.fractions.step=0.25",
-                   "pruning.repeats=2", "pruning.seed=3", f"hydra.run.dir={out / 'prune_random'}"])
-    assert rnd.returncode == 0, rnd.stderr[-3000:]
+    run_in_process([*SYNTHETIC, "task=prune_curve", f"run={out}", "pruning=random", "pruning.fractions.step=0.25",
+                    "pruning.repeats=2", "pruning.seed=3"], out / "prune_random")
     both = json.loads((out / "pruning.json").read_text())
     assert both["kl"] == first["kl"]  # the first curve, value for value, with its own settings
     random = both["random"]

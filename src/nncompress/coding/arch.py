@@ -24,7 +24,8 @@ skeleton is given, and refuses a model whose state dict differs from the list in
 shape, before any payload is read.
 
 Both orders predate this module and are kept byte for byte: files written before it decode, and
-the same run writes the same bytes (tests/expected/golden_files.json pins them).
+the same run writes the same bytes (tests/coding/test_golden_codecs.py pins the bytes of fixed
+tensors in tests/expected/; tests/tasks/test_same_bytes.py runs the same command twice).
 """
 from __future__ import annotations
 

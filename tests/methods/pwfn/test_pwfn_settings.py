@@ -3,7 +3,7 @@ resolves init_from, and build runs again), and on the command line before any ba
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from helpers import SYNTHETIC, compose_cfg, run_cli
+from helpers import SYNTHETIC, compose_cfg, run_main
 from nncompress.core.errors import UserError
 from nncompress.methods.pwfn.settings import PwfnSettings, SettingsError, check_model, settings_of
 
@@ -54,8 +54,8 @@ def test_a_hashed_model_is_refused():
     (["init_from=/nonexistent/run"], "error: init_from: no checkpoint at /nonexistent/run"),
 ])
 def test_command_line_errors_are_one_line_and_train_nothing(args, message, tmp_path):
-    proc = run_cli([*SYNTHETIC, "method=pwfn", f"paths.pretrained_dir={tmp_path / 'pre'}",
-                    f"hydra.run.dir={tmp_path / 'run'}", *args], timeout=300)
+    proc = run_main([*SYNTHETIC, "method=pwfn", f"paths.pretrained_dir={tmp_path / 'pre'}",
+                     f"hydra.run.dir={tmp_path / 'run'}", *args])
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith(message), proc.stderr[-2000:]
