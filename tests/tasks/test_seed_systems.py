@@ -41,7 +41,8 @@ def test_miracle_vgg16_cifar10_quick(tmp_path):
     assert r["model"] == "vgg16" and r["dataset"] == "cifar10" and r["n_params"] == 14_990_922
     assert r["n_blocks"] == -(-14_990_922 // 65536) and r["compressed_bytes"] == (run / "model.mrc").stat().st_size
     assert r["ratio_paper"] == pytest.approx(32 * 14_990_922 / (r["n_blocks"] * 20))
-    dec = run_cli(["task=decode", f"file={run / 'model.mrc'}", "dataset=cifar10", CIFAR_FILES, *QUIET[2:],
+    dec = run_cli(["task=decode", f"file={run / 'model.mrc'}", "dataset=cifar10", "dataset.val_size=0", CIFAR_FILES,
+                   *QUIET[2:],
                    f"hydra.run.dir={run / 'decode'}"], data_dir=data)
     assert dec.returncode == 0, dec.stderr[-3000:]
     record = json.loads((run / "decode" / "decode.json").read_text())
