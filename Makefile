@@ -25,7 +25,9 @@ $(VENV)/.installed: pyproject.toml
 	@# torch + torchvision first, and only when the pair is not importable; the project's install
 	@# is then constrained to the installed pair, so no dependency can move torch.
 	$(PY) -c "import torch, torchvision" 2>/dev/null || { $(PIP) install -q $(TORCH) $(QUIET_PIP); }
-	$(PY) -c "import torch, torchvision; print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')" > $(VENV)/torch-pin.txt
+	@# public versions only: pip cannot combine a local label (2.14.1+cu130) with a machine's own cap
+	$(PY) -c "import torch, torchvision; v = lambda m: m.__version__.split('+')[0]; \
+	print(f'torch=={v(torch)}\ntorchvision=={v(torchvision)}')" > $(VENV)/torch-pin.txt
 	$(PIP) install -q -c $(VENV)/torch-pin.txt -e ".[dev,sweeps]" $(QUIET_PIP)
 	touch $@
 
