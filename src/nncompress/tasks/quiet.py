@@ -33,7 +33,22 @@ class _DropNotes(logging.Filter):
 _FILTER = _DropNotes()
 
 
+# torch's C++ build for the fused search kernel, on a machine without CUDA, notes that it found none.
+_TORCH_NOTES = ("No CUDA runtime is found",)
+
+
+class _DropTorchNotes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(_TORCH_NOTES)
+
+
+_TORCH_FILTER = _DropTorchNotes()
+
+
 def quiet() -> None:
+    cpp = logging.getLogger("torch.utils.cpp_extension")
+    if _TORCH_FILTER not in cpp.filters:
+        cpp.addFilter(_TORCH_FILTER)
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
