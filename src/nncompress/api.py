@@ -17,7 +17,7 @@ import contextlib
 import json
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
@@ -40,7 +40,6 @@ class Result:
     record: dict
     run_dir: Path
     path: Optional[Path] = None  # the compressed file (None with coding=none)
-    config: dict = field(default_factory=dict, repr=False)
 
     def __getitem__(self, key):
         return self.record[key]

@@ -102,7 +102,7 @@ def test_compiled_kernel_equals_the_eager_one():
         warnings.simplefilter("always")
         got = _value_and_grads(_kernel(pick("compiled")), inputs)
     if mixture_nll.COMPILED.failed:
-        pytest.skip(f"torch.compile unavailable here: {mixture_nll.COMPILED.failed}")
+        pytest.skip(reason=f"torch.compile unavailable here: {mixture_nll.COMPILED.failed}")
     want = _value_and_grads(_kernel(moments_unrolled), inputs)
     for a, b in zip(got, want):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6 * float(b.abs().max()))

@@ -58,6 +58,3 @@ def read(raw: bytes, pos: int, template: dict, keys) -> tuple:
         out[key] = torch.tensor(values, dtype=torch.int64).to(like.dtype).reshape(like.shape)
     return out, pos
 
-
-def n_bits(state: dict, keys) -> int:
-    return 8 * len(write(state, keys))

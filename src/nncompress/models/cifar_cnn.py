@@ -24,10 +24,10 @@ _UNPADDED = 6
 _WIDTHS = (128, 128, 256, 256, 512, 512, 1024)
 
 
-def _conv_indices() -> List[int]:
+def _conv_indices(plan=_PLAN) -> List[int]:
     """Positions of the convs inside ``features`` (conv, bn, relu per conv; one module per M)."""
     out, pos = [], 0
-    for step in _PLAN:
+    for step in plan:
         if step == "M":
             pos += 1
         else:

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from nncompress.models import architecture
-from nncompress.models.targets import build_model, canonical, logits_of, weight_layers
+from nncompress.models.targets import build_model, canonical, first_line, logits_of, weight_layers
 
 TARGET = "@target"  # the name of a spec whose architecture is a `_target_` node (models.targets)
 
@@ -79,7 +79,7 @@ class ArchSpec:
             with torch.device("meta"):
                 net = self.build()
         except (RuntimeError, ValueError, TypeError, OverflowError, ImportError, AttributeError) as exc:
-            raise ValueError(f"{self.describe()} cannot be built: {_first_line(exc)}") from None
+            raise ValueError(f"{self.describe()} cannot be built: {first_line(exc)}") from None
         n_params = sum(p.numel() for p in net.parameters())
         if n_params > MAX_PARAMS:
             raise ValueError(f"{self.describe()} would have {n_params:,} parameters, over the limit of "
@@ -99,7 +99,7 @@ class ArchSpec:
                 out = logits_of(net(torch.empty(2, self.in_channels, self.image_size, self.image_size)))
         except errors as exc:
             if self.target is None:
-                raise ValueError(f"{self.describe()} cannot run on its own input: {_first_line(exc)}") from None
+                raise ValueError(f"{self.describe()} cannot run on its own input: {first_line(exc)}") from None
             # Some libraries' forward needs real tensors: run two real inputs on the CPU (the model is
             # within MAX_PARAMS and, read from a file, allow-listed).
             try:
@@ -107,7 +107,7 @@ class ArchSpec:
                 with torch.no_grad():
                     out = logits_of(real(torch.zeros(2, self.in_channels, self.image_size, self.image_size)))
             except errors as exc2:
-                raise ValueError(f"{self.describe()} cannot run on its own input: {_first_line(exc2)}") from None
+                raise ValueError(f"{self.describe()} cannot run on its own input: {first_line(exc2)}") from None
         if tuple(out.shape) != (2, self.num_classes):
             raise ValueError(f"{self.describe()} outputs shape {tuple(out.shape)[1:]}, not {self.num_classes} classes")
         return net
@@ -128,7 +128,3 @@ def _within(key: str, value) -> None:
     if not isinstance(value, int) or not lo <= value <= hi:
         raise ValueError(f"{key} {value} is outside {lo}..{hi}")
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -13,22 +13,14 @@ from typing import List
 import torch
 from torch import nn
 
+from nncompress.models.cifar_cnn import _conv_indices  # conv, bn, relu per conv; one module per M
+
 PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
-def _conv_positions() -> List[int]:
-    out, pos = [], 0
-    for step in PLAN:
-        if step == "M":
-            pos += 1
-        else:
-            out.append(pos)
-            pos += 3  # conv, bn, relu
-    return out
-
 
 class VGG16(nn.Module):
-    layer_names = tuple(f"features.{i}" for i in _conv_positions()) + ("classifier.1", "classifier.4")
+    layer_names = tuple(f"features.{i}" for i in _conv_indices(PLAN)) + ("classifier.1", "classifier.4")
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32) -> None:
         super().__init__()

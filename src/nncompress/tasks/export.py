@@ -19,6 +19,7 @@ from torch import nn
 
 from nncompress.core.errors import UserError
 from nncompress.core.evaluation import logits_of
+from nncompress.models.targets import first_line
 
 FORMATS = {".safetensors": "safetensors", ".onnx": "onnx"}
 
@@ -96,14 +97,12 @@ def _onnx(net: nn.Module, path: Path, example: torch.Tensor) -> float:
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
     except Exception as exc:  # noqa: BLE001 - a model ONNX cannot express: one line, not a trace
         path.unlink(missing_ok=True)
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"this model does not export to ONNX: {text[:200]}") from None
+        raise UserError(f"this model does not export to ONNX: {first_line(exc)[:200]}") from None
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         got = session.run(["logits"], {"input": example.numpy()})[0]
     except Exception as exc:  # noqa: BLE001 - e.g. a forward that left the graph (its input traced away)
         path.unlink(missing_ok=True)
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"this model does not export to ONNX (the exported graph fails in onnxruntime: "
-                        f"{text[:200]})") from None
+                        f"{first_line(exc)[:200]})") from None
     return float(abs(got - want).max())
