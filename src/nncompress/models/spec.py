@@ -6,6 +6,7 @@ builds the network on the meta device (shapes only, no memory) before anything r
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -26,6 +27,10 @@ MAX_PARAMS = 1 << 25  # 33.5 M: 2.9x ResNet-18 on ImageNet, 3.6x paper 003's CIF
 # Weights behind hashed layers: each needs an index map and a sign (12 bytes, ~50 while built),
 # so a few bytes of header must not claim many of them. 10x LeNet-5's hashed conv2 + fc1.
 MAX_HASHED = 1 << 22
+# Shape keys (`ArchSpec._shape_key`) whose network ran on its own input: the meta-device forward
+# costs ~10 ms (decompositions in Python), and decoders and the fuzz suite validate the same
+# few architectures again and again. Only successes are kept, so a refusal is always re-derived.
+_RUNS: set = set()
 
 
 @dataclass
@@ -93,6 +98,21 @@ class ArchSpec:
         hashed = sum(weights[layer] for layer, factor in self.hashing.items() if int(factor) > 1)
         if hashed > MAX_HASHED:
             raise ValueError(f"{self.describe()} hashes {hashed:,} weights, over the limit of {MAX_HASHED:,}")
+        key = self._shape_key()
+        if key not in _RUNS:
+            self._check_forward(net)
+            if len(_RUNS) >= 1024:
+                _RUNS.clear()
+            _RUNS.add(key)
+        return net
+
+    def _shape_key(self) -> tuple:
+        """What the forward check depends on (hashing does not change a layer's shape)."""
+        target = None if self.target is None else json.dumps(self.target, sort_keys=True)
+        widths = None if self.widths is None else tuple(self.widths)
+        return self.name, target, self.in_channels, self.num_classes, self.image_size, widths
+
+    def _check_forward(self, net: nn.Module) -> None:
         errors = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError, AssertionError)
         try:
             with torch.device("meta"):
@@ -110,7 +130,6 @@ class ArchSpec:
                 raise ValueError(f"{self.describe()} cannot run on its own input: {first_line(exc2)}") from None
         if tuple(out.shape) != (2, self.num_classes):
             raise ValueError(f"{self.describe()} outputs shape {tuple(out.shape)[1:]}, not {self.num_classes} classes")
-        return net
 
     def n_coded(self, net: Optional[nn.Module] = None) -> int:
         """Coded variables (`CodedNetwork.n_coded`) without building anything real: a hashed weight
