@@ -142,3 +142,52 @@ def test_same_index_on_gpu():
     cuda = [t.cuda() for t in (mu, sigma, rho)]
     assert S.search_block(0, 4, *cuda, 1 << 14, chunk=1 << 12) == cpu
     assert S.search_block(0, 4, *cuda, 1 << 14, chunk=1 << 12, fused=True) == cpu
+
+
+class _FakeBuild:
+    """Stands in for the background build's process: records its command line and its wait()."""
+
+    made: list = []
+
+    def __init__(self, cmd, **kwargs):
+        self.cmd, self.kwargs, self.waited = cmd, kwargs, False
+        _FakeBuild.made.append(self)
+
+    def wait(self):
+        self.waited = True
+        return 0
+
+
+def test_prewarm_builds_in_the_background_and_prepare_waits_for_it(monkeypatch):
+    import ast
+
+    monkeypatch.setattr(S.subprocess, "Popen", _FakeBuild)
+    monkeypatch.setattr(S, "_WARMING", {})
+    _FakeBuild.made = []
+    S.prewarm_fused("cpu", 7, 1 << 9, 1 << 8, "argmax")
+    S.prewarm_fused("cpu", 7, 1 << 9, 1 << 8, "argmax")  # one build per shape
+    (build,) = _FakeBuild.made
+    assert build.cmd[0] == S.sys.executable and build.kwargs["preexec_fn"] is not None  # niced
+    # the child runs prepare_fused with exactly these arguments
+    call = ast.parse(build.cmd[2].split("; ")[1]).body[0].value
+    assert [ast.literal_eval(a) for a in call.args] == ["cpu", 7, 1 << 9, 1 << 8, "argmax"]
+    monkeypatch.setattr(S.scoring, "fused_pass1", lambda *a: type("K", (), {"ok": False, "checked": False})())
+    assert S.prepare_fused("cpu", 7, 1 << 9, 1 << 8, "sample") is False and not build.waited  # another shape
+    assert S.prepare_fused("cpu", 7, 1 << 9, 1 << 8, "argmax") is False and build.waited
+    assert S._WARMING == {}
+
+
+def test_training_starts_the_build_only_where_coding_will_compile(monkeypatch):
+    from types import SimpleNamespace
+
+    from nncompress.methods.mkl.encoder import MRCSettings, PrewarmSearchKernel
+
+    monkeypatch.setattr(S.subprocess, "Popen", _FakeBuild)
+    monkeypatch.setattr(S, "_WARMING", {})
+    _FakeBuild.made = []
+    module = SimpleNamespace(device=torch.device("cpu"), partition=SimpleNamespace(n_blocks=828, block_size=521))
+    trainer = SimpleNamespace(global_rank=0)
+    PrewarmSearchKernel(MRCSettings(bits_per_block=16, fused="auto")).on_fit_start(trainer, module)
+    assert _FakeBuild.made == []  # 828 x 2^16 < 2^26 candidates: the eager pass, nothing to build
+    PrewarmSearchKernel(MRCSettings(name="orc", bits_per_block=20, fused="auto")).on_fit_start(trainer, module)
+    assert list(S._WARMING) == [("cpu", 521, 1 << 20, 1 << 16, "argmax")]  # ORC adds its noise outside

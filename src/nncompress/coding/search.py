@@ -28,6 +28,9 @@ any chunking select the same one.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -119,12 +122,40 @@ def pass1(kernel, args: tuple):
     return _checked(kernel, args)
 
 
+_WARMING: dict = {}  # the shape of a kernel -> the background process building it (prewarm_fused)
+
+
+def _kernel_key(device, dim: int, n_candidates: int, chunk: int, selection: str) -> tuple:
+    return str(torch.device(device)), int(dim), int(n_candidates), int(chunk), str(selection)
+
+
+def prewarm_fused(device, dim: int, n_candidates: int, chunk: int = 1 << 16, selection: str = "sample") -> None:
+    """Start `prepare_fused` for this shape in a background process at low priority: it fills
+    inductor's on-disk cache while the network trains (a cold build takes about a minute on two
+    cores), and the first `prepare_fused` of the same shape here waits for it, then loads the kernel
+    from that cache in seconds. Best effort: if the process fails, prepare_fused builds as before."""
+    key = _kernel_key(device, dim, n_candidates, chunk, selection)
+    if key in _WARMING:
+        return
+    code = (f"from nncompress.coding.search import prepare_fused; "
+            f"prepare_fused({key[0]!r}, {key[1]}, {key[2]}, {key[3]}, {key[4]!r})")
+    try:
+        _WARMING[key] = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         preexec_fn=lambda: os.nice(10))
+    except OSError:
+        pass
+
+
 @torch.no_grad()
 def prepare_fused(device, dim: int, n_candidates: int, chunk: int = 1 << 16, selection: str = "sample") -> bool:
     """Compile and check pass 1's kernel for blocks of `dim` variables before the first block, so
     that the one-off build (seconds warm, minutes on a cold inductor cache) is not charged to a
     block; True if the fused pass is ready, False if the eager pass takes over. Any coefficients
     serve: the kernel depends on the shapes alone."""
+    warming = _WARMING.pop(_kernel_key(device, dim, n_candidates, chunk, selection), None)
+    if warming is not None:
+        warming.wait()
     m = min(chunk, n_candidates)
     sample = selection == "sample"
     coef = Coefficients(torch.full((dim,), 0.25, dtype=torch.float64), torch.zeros(dim, dtype=torch.float64), 0.0)

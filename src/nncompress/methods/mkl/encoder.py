@@ -20,13 +20,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Protocol
 
+import lightning as L
 import torch
 from tqdm.auto import tqdm
 
 from nncompress.coding import orc, pfr
 from nncompress.coding.mrc import MRCPayload, materialise, search_block
 from nncompress.coding.pfr import PFRPayload
-from nncompress.coding.search import prepare_fused
+from nncompress.coding.search import prepare_fused, prewarm_fused
 from nncompress.core import generator as G
 from nncompress.core.blocks import BlockPartition
 from nncompress.core.errors import Paused
@@ -85,6 +86,12 @@ class MRCSettings:
                                  f", ...); use coding=mrc or coding=orc")
             return PFRPayload(spec, seed, block_size, int(self.n_candidates).bit_length() - 1, rho, indices)
         return MRCPayload(spec, seed, block_size, self.bits_per_block, rho, indices, buffers)
+
+    @property
+    def kernel_selection(self) -> str:
+        """The fused kernel's variant: MRC's sampling adds its Gumbel noise inside the kernel, ORC
+        and PFR add theirs outside it (argmax)."""
+        return "sample" if self.name == "mrc" and self.selection == "sample" else "argmax"
 
     def use_fused(self, n_blocks: int) -> bool:
         """Whether to compile the search kernel (`coding.scoring`): a one-off cost of seconds to a
@@ -221,10 +228,8 @@ class MRCEncoder:
         say = (lambda msg: tqdm.write(msg)) if self.cfg.progress else (lambda msg: None)
         say("MRC coding: compiling the fused search kernel (once per machine: inductor caches it) ...")
         t0 = time.perf_counter()
-        # MRC's sampling kernel adds the Gumbel noise; ORC and PFR add theirs outside it
-        noisy = self.cfg.name == "mrc" and self.cfg.selection == "sample"
         self.fused = prepare_fused(self.m.device, self.m.partition.block_size, self.cfg.n_candidates,
-                                   chunk=1 << self.cfg.chunk_log2, selection="sample" if noisy else "argmax")
+                                   chunk=1 << self.cfg.chunk_log2, selection=self.cfg.kernel_selection)
         seconds = time.perf_counter() - t0
         self.stats["compile_seconds"] = self.stats.get("compile_seconds", 0.0) + seconds
         say(f"MRC coding: search kernel {'ready' if self.fused else 'unavailable, using the eager pass'} "
@@ -266,3 +271,18 @@ class MRCEncoder:
         return self.cfg.payload(m.network.spec, self.seed, m.partition.block_size,
                                 m.prior.rho().detach().cpu().float(), list(self.indices),
                                 buffers={k: v.detach().cpu() for k, v in m.network.buffer_state().items()})
+
+
+class PrewarmSearchKernel(L.Callback):
+    """Starts building the fused search kernel in the background when training starts
+    (`coding.search.prewarm_fused`, low priority), so that a cold build overlaps the training
+    steps instead of following them; the encoder's `_compile_ahead` then waits for it."""
+
+    def __init__(self, settings: MRCSettings):
+        self.settings = settings
+
+    def on_fit_start(self, trainer, module):
+        s = self.settings
+        if trainer.global_rank == 0 and s.use_fused(module.partition.n_blocks):
+            prewarm_fused(module.device, module.partition.block_size, s.n_candidates, 1 << s.chunk_log2,
+                          s.kernel_selection)

@@ -15,7 +15,7 @@ from nncompress.core.evaluation import weights_sha256
 from nncompress.core.units import LN2
 from nncompress.methods.base import BuildContext, Family, check_kwargs, register
 from nncompress.methods.mkl.callbacks import PosteriorHistograms, PruningCurvesPlot
-from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings
+from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings, PrewarmSearchKernel
 from nncompress.methods.mkl.module import MiracleModule, check_schedule
 from nncompress.pruning.curves import accuracy_curves, fractions, update_curves_file
 
@@ -126,4 +126,5 @@ class MklFamily(Family):
         return {}
 
     def callbacks(self, cfg, ctx: BuildContext) -> list:
-        return [PosteriorHistograms(ctx.run_dir), PruningCurvesPlot(ctx.run_dir)]
+        prewarm = [PrewarmSearchKernel(mrc_settings(cfg))] if cfg.coding.name in (self.codec, *self.codecs) else []
+        return [*prewarm, PosteriorHistograms(ctx.run_dir), PruningCurvesPlot(ctx.run_dir)]
