@@ -40,11 +40,14 @@ run: setup  ## quick end-to-end demo: Mean-KL on MNIST, code into model.mrc, dec
 	print(f\"test error {r['test_error_uncompressed']:.2f} % before coding, {r['test_error_compressed']:.2f} % after; \
 	{r['compressed_bytes']} bytes ({r['ratio_file']:.0f}x by file, {r['ratio_paper']:.0f}x paper accounting)\")"
 
+# Test workers (pytest-xdist, one file per worker at a time so a file's fixtures are built once):
+# as many as cores, at most 4; each worker gets cores / WORKERS torch threads (tests/conftest.py).
+WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))")
 test: setup  ## the test suite (includes the slow end-to-end tests; CI runs this)
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile --durations=15
 
 test-fast: setup  ## the test suite without the slow end-to-end tests
-	$(PY) -m pytest -q -m "not slow and not heavy"
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile -m "not slow and not heavy"
 
 test-full: setup  ## everything: the heavy full-size model tests too, GPU tests where a GPU exists
 	$(PY) -m pytest -q -rs -m "heavy or not heavy" --durations=15

@@ -7,6 +7,12 @@ import torch
 
 from helpers import CONF, SYNTHETIC, compose_cfg, run_in_process
 
+# Under pytest-xdist (`make test` runs `-n WORKERS`) each worker gets its share of the cores, so
+# that workers do not oversubscribe them; cli_command hands the same count to the processes a
+# test starts (a run and its re-run in a fresh process must use the same threads: same bytes).
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
 
 def pytest_collection_modifyitems(config, items):
     """`@pytest.mark.gpu` tests skip, with the reason, where no CUDA device is present."""
@@ -43,14 +49,22 @@ def mnist_baseline(real_data_dir, tmp_path_factory):
     trains (method=baseline, scale=quick, seed 0), trained at most once per session, on first use,
     into one shared paths.pretrained_dir (`mnist_baseline.pretrained_dir`): the tests that start
     from a trained network share it instead of training their own."""
-    pre = tmp_path_factory.mktemp("mnist_pretrained")
+    from filelock import FileLock
+
+    # One folder for all xdist workers of this session (their base temps share a parent): the
+    # first worker that needs a baseline trains it under the lock, the others wait and reuse it.
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    pre = shared / "mnist_pretrained"
+    pre.mkdir(exist_ok=True)
 
     def baseline(model: str) -> Path:
         run_dir = pre / f"mnist_{model}_quick_s0"
-        if not (run_dir / "results.json").exists():
-            run_in_process(["task=pretrain", f"model={model}", "scale=quick", "trainer.progress_bar=false",
-                            f"paths.pretrained_dir={pre}"], tmp_path_factory.mktemp(f"pretrain_{model}"),
-                           real_data_dir)
+        with FileLock(str(pre / f"{model}.lock")):
+            if not (run_dir / "results.json").exists():
+                run_in_process(["task=pretrain", f"model={model}", "scale=quick", "trainer.progress_bar=false",
+                                f"paths.pretrained_dir={pre}"], tmp_path_factory.mktemp(f"pretrain_{model}"),
+                               real_data_dir)
         return run_dir
 
     baseline.pretrained_dir = pre

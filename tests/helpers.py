@@ -19,8 +19,11 @@ SYNTHETIC = ["dataset=synthetic", "dataset.device=cpu", "scale=quick", "trainer.
 def cli_command(args, data_dir=None, module=None) -> tuple:
     """(argv, env) of `python run.py ARGS` (or `python -m MODULE ARGS`), to run from the repo root
     with a clean environment: HOME outside the repo, W&B offline and silent, NNCOMPRESS_DATA as given."""
+    import torch
+
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path(tempfile.gettempdir()) / "nncompress-test-home"),
-           "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+           "WANDB_MODE": "offline", "WANDB_SILENT": "true",
+           "OMP_NUM_THREADS": str(torch.get_num_threads())}  # this process's threads: the same floats
     data = data_dir or os.environ.get("NNCOMPRESS_DATA")
     if data:
         env["NNCOMPRESS_DATA"] = str(data)
