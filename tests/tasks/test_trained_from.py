@@ -34,3 +34,27 @@ def test_coders_share_one_trained_posterior(tmp_path):
         run_in_process([*SYNTH, "coding=orc", "coding.bits_per_block=9", f"trained_from={auto}"], tmp_path / "x")
     with pytest.raises(UserError, match="not a finished run dir"):
         run_in_process([*SYNTH, "coding=orc", f"trained_from={tmp_path}"], tmp_path / "y")
+
+
+def test_fingerprint_names_what_shapes_training(quick_cfg, tmp_path):
+    from omegaconf import OmegaConf, open_dict
+
+    from nncompress.tasks.trained import fingerprint
+
+    base = quick_cfg("method=meankl", "coding=mrc", "coding.bits_per_block=12")
+    fp = fingerprint(base)
+    # the coder and its search/encoder settings, the task, loggers and progress bars do not shape training
+    for same in (("coding=pfr", "coding.bits_per_block=12", "coding.candidates_log2=14"),
+                 ("coding=orc", "coding.bits_per_block=12", "coding.finetune_steps=7", "logger=wandb"),
+                 ("coding=mrc", "coding.bits_per_block=12", "trainer.progress_bar=true", "task=decode")):
+        assert fingerprint(quick_cfg("method=meankl", *same)) == fp, same
+    # the budget (mkl's trains_with), the method's steps, the block and the seed do
+    for other in (("coding.bits_per_block=13",), ("method.steps.quick=7",), ("block=20",), ("seed=1",),
+                  ("method=meanvar",)):
+        assert fingerprint(quick_cfg("method=meankl", "coding=mrc", "coding.bits_per_block=12", *other)) != fp, other
+    # a run's saved .hydra/config.yaml (no hydra node, paths unresolvable outside the run) gives the same
+    saved = base.copy()
+    with open_dict(saved):
+        del saved["hydra"]
+    OmegaConf.save(saved, tmp_path / "config.yaml")
+    assert fingerprint(OmegaConf.load(tmp_path / "config.yaml")) == fp
