@@ -88,6 +88,7 @@ class Family:
     codec: str = "none"     # the codec `coding=auto` picks for this family's methods
     codecs: tuple = ()      # further codecs it can write instead (coding=NAME), e.g. mkl: ("orc", "pfr")
     trains: bool = True     # False: post-training compression, no trainer.fit
+    trains_with: tuple = ()  # coding keys that shape training too (trained_from's fingerprint), mkl: bits_per_block
     schemas: dict = {}      # {(config group, name): dataclass} for Hydra's ConfigStore
 
     def check(self, cfg) -> None:

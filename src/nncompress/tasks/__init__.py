@@ -10,9 +10,11 @@ def _train(cfg, run_dir):
     from nncompress.methods.base import get_family
     from nncompress.tasks.pretrain import resolve_init_from
     from nncompress.tasks.train import train
+    from nncompress.tasks.trained import resolve_trained_from
 
     get_family(cfg.method.family).check(cfg)  # before any work, the baseline's pretraining included
-    return train(resolve_init_from(cfg), run_dir)
+    cfg = resolve_init_from(cfg)
+    return train(resolve_trained_from(cfg, run_dir, train), run_dir)
 
 
 def _pretrain(cfg, run_dir):

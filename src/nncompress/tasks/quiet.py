@@ -22,6 +22,9 @@ _WARNINGS = (
     # Lightning loads its own checkpoints with weights_only=False (they hold our hyper-parameters);
     # the files are the ones this run wrote.
     (r".*weights_only", Warning, r"lightning\."),
+    # trained_from: the checkpoint was saved in the run dir that trained it; its best-k bookkeeping
+    # (we keep none, save_top_k=0) is what Lightning says it will not reload.
+    (r"The dirpath has changed from", UserWarning, r"lightning\."),
 )
 
 

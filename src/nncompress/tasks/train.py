@@ -41,9 +41,10 @@ def _log_metrics(loggers, metrics: dict, step: int):
         lg.log_metrics(metrics, step=step)
 
 
-def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
+def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True) -> dict:
     """`dm`, `spec`: a datamodule and architecture given in-process (the Python API) instead of
-    the ones cfg.dataset and cfg.model describe."""
+    the ones cfg.dataset and cfg.model describe. `code=False`: stop after evaluating the trained
+    model, as coding=none does, whatever cfg.coding says (trained_from=auto's shared training)."""
     start = time.perf_counter()
     run_dir = Path(run_dir)
     family = get_family(cfg.method.family)
@@ -73,6 +74,8 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
               "scale": cfg.scale.name, "n_params": network.n_params, "n_coded_params": network.n_coded}
     if fits:
         record["resumed_from_step"] = resume_step  # 0: trained from the start in this process
+    if cfg.get("trained_from"):
+        record["trained_from"] = str(cfg.trained_from)  # the run whose trained state this run coded
 
     trainer = build_trainer(cfg, run_dir, loggers, dm.has_val, callbacks=family.callbacks(cfg, ctx))
     if fits:
@@ -87,7 +90,7 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
     err_uncompressed = test_error(module.predict, None, dm.test_dataloader())
     record.update(test_error_uncompressed=err_uncompressed, test_error=err_uncompressed, **family.describe(module, ctx))
 
-    if cfg.coding.name != "none":
+    if code and cfg.coding.name != "none":
         try:
             record.update(_export(cfg, family, module, ctx))
         except Paused as exc:

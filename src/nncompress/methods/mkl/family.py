@@ -32,6 +32,7 @@ def mrc_settings(cfg) -> MRCSettings:
 class MklFamily(Family):
     key, codec = "mkl", "mrc"
     codecs = ("orc", "pfr")  # coding=orc|pfr: the same posterior, coded by ordered random coding or PFR
+    trains_with = ("bits_per_block",)  # the block KL budget C_block the posterior is trained to
     schemas = {("coding", "mrc_schema"): MRCSettings}
 
     @staticmethod
