@@ -9,6 +9,7 @@ each rank trains on its B/W rows, and the prior / KL terms keep the global N (se
 from __future__ import annotations
 
 import lightning as L
+import torch
 
 from nncompress.core import shards
 
@@ -23,10 +24,21 @@ def strategy_kwargs(t) -> dict:
 class ShardedBatches(L.Callback):
     """Around each training step: `core.shards.active(rank, world)`, so per-example noise is this
     rank's rows of the global batch's; after it, `train/loss_global`, the loss averaged over ranks
-    (the loss of the global batch: each rank's is the mean over its B/W rows plus the shared terms)."""
+    (the loss of the global batch: each rank's is the mean over its B/W rows plus the shared terms).
+
+    Lightning's DDP set-up re-seeds every rank with the run's seed (`reset_seed`), which one process
+    does not do; the random state this callback was built with (just before `fit`) is put back at
+    the start of a multi-process fit, so W ranks draw the noise one process draws."""
 
     def __init__(self):
         self._shard = None
+        self._rng = torch.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+
+    def on_fit_start(self, trainer, pl_module):
+        if trainer.world_size > 1:
+            torch.set_rng_state(self._rng[0])
+            if self._rng[1] is not None:
+                torch.cuda.set_rng_state_all(self._rng[1])
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._shard = shards.active(trainer.global_rank, trainer.world_size)

@@ -292,9 +292,10 @@ class MRCEncoder:
             t_block = time.perf_counter()
             coded = self.code_round(lo, hi)
             t0 = time.perf_counter()
-            if lead:
-                self.finetune(hi - 1)
-            ranks.broadcast_state(m)
+            if self.cfg.finetune_steps > 0 and not bool(m.block_done.all()):
+                if lead:
+                    self.finetune(hi - 1)
+                ranks.broadcast_state(m)  # the other ranks search the next round from rank 0's state
             self.stats["finetune_seconds"] += time.perf_counter() - t0
             paused = self.cfg.stop_after is not None and hi - start >= self.cfg.stop_after and hi < nb
             if time.monotonic() - last_save >= self.cfg.checkpoint_seconds or hi == nb or paused:
