@@ -45,3 +45,33 @@ def test_two_processes_train_as_one(tmp_path):
         assert w1.keys() == w2.keys()
         for key in w1:
             assert torch.allclose(w1[key], w2[key], rtol=1e-4, atol=1e-5), (method, key)
+
+
+@pytest.mark.slow
+def test_torchrun_resumes_coding_on_two_ranks_to_the_bytes_of_one(tmp_path):
+    """run.py end to end: train and code one block on one process (paused), then finish the coding
+    on 1 process and, from a copy of the run dir, on 2 (torchrun, trainer=ddp): the same model.mrc."""
+    import shutil
+
+    args = ["dataset=synthetic", "dataset.device=cpu", "scale=quick", "trainer.progress_bar=false", "method=meankl",
+            "+model.hashing.conv1=10", "model.hashing.conv2=100", "model.hashing.fc1=1000",
+            "+model.hashing.fc2=50", "method.train_steps=3", "trainer.accelerator=cpu",
+            "pruning=none", "coding=mrc", "coding.bits_per_block=8", "coding.finetune_steps=2",
+            "coding.round_blocks=4", "coding.progress=false"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_in_process([*args, "coding.stop_after=1"], one)["status"] == "paused"
+    shutil.copytree(one, two)
+    record = run_in_process(args, one)
+    assert record["coding_ranks"] == 1 and record["n_blocks"] == 46
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd, env = cli_command([*args, "trainer=ddp", f"hydra.run.dir={two}"])
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                           f"--master_port={port}", *cmd[1:]], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (two / "model.mrc").read_bytes() == (one / "model.mrc").read_bytes()
+    import json
+
+    assert json.loads((two / "results.json").read_text())["coding_ranks"] == 2
