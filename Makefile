@@ -14,7 +14,7 @@ QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory"
 export NNCOMPRESS_DATA ?= $(abspath $(CURDIR)/../shared/data)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-full bench lint clean paper-suite
+.PHONY: help setup run test test-fast test-full bench lint clean paper-suite slurm-plan paper-suite-slurm
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,13 @@ paper-suite: setup  ## Tables 1 and 2 at paper scale, JOBS=8 at once on one GPU,
 	$(PY) run.py -m experiment=mkl_table1 $(PARALLEL) hydra.sweep.dir=$(SUITE)/mkl_table1 $(ARGS)
 	$(PY) -m nncompress.report $(SUITE)/ibc_table2
 	$(PY) -m nncompress.report $(SUITE)/mkl_table1
+
+slurm-plan: setup  ## every recipe's SLURM job: GPUs, nodes, hours, and the command that submits it
+	$(PY) -m nncompress.tasks.slurm
+
+paper-suite-slurm: setup  ## Tables 1 and 2 at paper scale on SLURM (one job per run, DDP inside; ARGS: partition, account)
+	$(PY) run.py $$($(PY) -c "from nncompress.tasks.slurm import PLAN; print(' '.join(PLAN['ibc_table2'].overrides('ibc_table2')))") $(ARGS)
+	$(PY) run.py $$($(PY) -c "from nncompress.tasks.slurm import PLAN; print(' '.join(PLAN['mkl_table1'].overrides('mkl_table1')))") $(ARGS)
 
 lint: setup  ## ruff (style, imports) and import-linter (the layers of DESIGN.md)
 	$(PY) -m ruff check src tests run.py

@@ -23,7 +23,11 @@
    reproducers, the slowest decode and the largest peak-RSS growth of one decode, beside what the
    legitimate files need (CPU, one thread, whatever --device says).
 
-Sections (`--only`): by paper mkl (1-3), ibc (4), rd (5), pwfn (6); fuzz (7).
+8. MRC coding shared across ranks (issue 22, `bench.ranks`): blocks per second of the encoder on
+   1 and 2 CPU processes (gloo, one thread each, fine-tuning off), their ratio, and whether the
+   two files are byte-identical.
+
+Sections (`--only`): by paper mkl (1-3), ibc (4), rd (5), pwfn (6); fuzz (7); ddp (8).
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-SECTIONS = ("mkl", "ibc", "rd", "pwfn", "fuzz")
+SECTIONS = ("mkl", "ibc", "rd", "pwfn", "fuzz", "ddp")
 
 
 def run(section: str, args) -> dict:
@@ -54,6 +58,13 @@ def run(section: str, args) -> dict:
         from nncompress.bench.fuzz import bench_fuzz
 
         return {"fuzz": bench_fuzz(args.fuzz_cases)}
+    if section == "ddp":
+        import tempfile
+
+        from nncompress.bench.ranks import bench_ranks
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return {"ddp_coding": bench_ranks(tmp)}
     if section == "rd":
         from nncompress.bench.rd import bench_importance
 

@@ -44,7 +44,7 @@ from torchvision import datasets
 from nncompress.core.errors import UserError
 
 from . import files
-from .datamodule import Batch, InMemoryDataModule, TensorBatchLoader, default_data_dir
+from .datamodule import Batch, InMemoryDataModule, TensorBatchLoader, default_data_dir, rank_rows
 
 __all__ = [
     "CIFAR10DataModule",
@@ -307,7 +307,7 @@ class CIFARDataModule(InMemoryDataModule):
             drop_last=loader.drop_last, padding=self.crop_padding, flip=True, fill=self._fill(),
         )
         aug.set_epoch(loader.epoch)  # keep the base class's resume-aware starting epoch
-        return aug
+        return rank_rows(aug, getattr(self, "trainer", None))  # augment the global batch, then cut
 
 
 class CIFAR10DataModule(CIFARDataModule):

@@ -73,8 +73,8 @@ class TensorBatchLoader:
     With ``shuffle=True`` each ``iter()`` draws a fresh permutation from a CPU generator
     seeded with ``seed + epoch`` (so the order does not depend on the device) and then
     advances ``epoch``. Lightning accepts any sized iterable as a dataloader; its move to the
-    device is a no-op for tensors already there. Note: no distributed sampler is injected,
-    so under DDP every rank sees the full set.
+    device is a no-op for tensors already there. No distributed sampler is injected: under DDP
+    the datamodules wrap it in :class:`RankRows`.
     """
 
     def __init__(
@@ -115,6 +115,43 @@ class TensorBatchLoader:
             else:
                 idx = order[start : start + bs]
                 yield self.x[idx], self.y[idx]
+
+
+class RankRows:
+    """Under DDP (trainer=ddp): the rows of each global batch of `loader` that one rank trains on.
+
+    The wrapped loader yields the global batches exactly as one process would (same order, same
+    augmentation), and rank r of W keeps rows [r·B/W, (r+1)·B/W) of each (``core.shards.rows``),
+    so W ranks × B/W rows are one process's B rows. ``dataset.batch_size`` stays the global batch.
+    Everything else (``x``, ``batch_size``, ``set_epoch``, ``epoch``) is the wrapped loader's.
+    """
+
+    def __init__(self, loader, rank: int, world: int) -> None:
+        from nncompress.core.shards import rows
+
+        size = getattr(loader, "batch_size", None)
+        if size is not None:
+            rows(size, rank, world)  # a batch that does not split raises here, saying what to change
+        self.loader, self.rank, self.world = loader, rank, world
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["loader"], name)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[Batch]:
+        from nncompress.core.shards import rows
+
+        for x, y in self.loader:
+            part = rows(len(x), self.rank, self.world)  # a last partial batch must split too
+            yield x[part], y[part]
+
+
+def rank_rows(loader, trainer):
+    """`loader` cut into the rows of this rank (`RankRows`) when `trainer` runs several processes."""
+    world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
+    return loader if world == 1 else RankRows(loader, int(trainer.global_rank), world)
 
 
 def resolve_device(device: Union[str, torch.device]) -> torch.device:
@@ -208,7 +245,7 @@ class InMemoryDataModule(L.LightningDataModule):
         # reloads and resumed runs do not replay epoch 0's order.
         trainer = getattr(self, "trainer", None)
         loader.set_epoch(trainer.current_epoch if trainer is not None else 0)
-        return loader
+        return rank_rows(loader, trainer)
 
     def val_dataloader(self) -> TensorBatchLoader:
         self._require_setup()

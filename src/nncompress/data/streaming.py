@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .datamodule import Batch, TensorBatchLoader, resolve_device, seeded_split
+from .datamodule import Batch, TensorBatchLoader, rank_rows, resolve_device, seeded_split
 
 DEFAULT_MAX_MEMORY_BYTES = 2 << 30  # 2 GiB of float32 inputs: above this, DatasetDataModule streams
 
@@ -28,7 +28,7 @@ class DeviceLoader:
     ``seed + epoch`` and then advances ``epoch``: the shuffle order and the workers' base seed
     (hence their random transforms) depend only on (seed, epoch), as with
     :class:`TensorBatchLoader`, and ``set_epoch`` resumes. No distributed sampler is injected
-    (Lightning sees an iterable, not a DataLoader), so under DDP every rank sees the full set.
+    (Lightning sees an iterable, not a DataLoader); under DDP the datamodule wraps it in ``RankRows``.
     """
 
     def __init__(self, loader: DataLoader, device: torch.device, seed: Optional[int] = None) -> None:
@@ -134,7 +134,8 @@ class StreamingDataModule(L.LightningDataModule):
         loader = self._loader(self.train_set, self.batch_size, train=True)
         trainer = getattr(self, "trainer", None)  # resume-aware, as InMemoryDataModule
         loader.set_epoch(trainer.current_epoch if trainer is not None else 0)
-        return loader
+        # DDP: every rank reads the global batch and keeps its rows (simple and exact; W-fold reads)
+        return rank_rows(loader, trainer)
 
     def val_dataloader(self) -> DeviceLoader:
         self._require_setup()
@@ -279,7 +280,7 @@ class DatasetDataModule(StreamingDataModule):
         loader = TensorBatchLoader(self.x_train, self.y_train, self.batch_size, shuffle=True, seed=self.shuffle_seed)
         trainer = getattr(self, "trainer", None)
         loader.set_epoch(trainer.current_epoch if trainer is not None else 0)
-        return loader
+        return rank_rows(loader, trainer)
 
     def val_dataloader(self) -> Union[TensorBatchLoader, DeviceLoader]:
         if not self.in_memory:

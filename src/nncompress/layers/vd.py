@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nncompress.core.shards import randn_rows
 from nncompress.priors.logunif import kl_log_uniform, log_alpha
 
 LOG_ALPHA_DROP = 3.0
@@ -41,7 +42,8 @@ class _VDMixin:
         return self.theta * self.kept_mask()
 
     def _sample(self, mean, var):
-        return mean + torch.sqrt(var + 1e-8) * torch.randn_like(mean)
+        # per-example noise: under DDP, this rank's rows of the global batch's noise (core.shards)
+        return mean + torch.sqrt(var + 1e-8) * randn_rows(mean)
 
 
 class VDLinear(_VDMixin, nn.Module):

@@ -89,6 +89,9 @@ class Family:
     codecs: tuple = ()      # further codecs it can write instead (coding=NAME), e.g. mkl: ("orc", "pfr")
     trains: bool = True     # False: post-training compression, no trainer.fit
     trains_with: tuple = ()  # coding keys that shape training too (trained_from's fingerprint), mkl: bits_per_block
+    # True: under trainer=ddp every rank calls export (coding sharded across ranks); ranks > 0 get
+    # (None, {}) back and rank 0 writes the file. False: ranks > 0 stop after training.
+    shards_export: bool = False
     schemas: dict = {}      # {(config group, name): dataclass} for Hydra's ConfigStore
 
     def check(self, cfg) -> None:

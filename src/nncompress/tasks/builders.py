@@ -133,9 +133,12 @@ def build_trainer(cfg: DictConfig, run_dir: Path, loggers, has_val: bool, callba
     t = cfg.trainer
     checkpoint = ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, save_top_k=0,
                                  every_n_train_steps=int(t.checkpoint_every_n_steps))
+    from nncompress.tasks.ddp import ShardedBatches, strategy_kwargs
+
     return L.Trainer(
-        max_steps=int(cfg.method.train_steps), accelerator=t.accelerator, devices=1,
-        logger=loggers, callbacks=[checkpoint, *callbacks], log_every_n_steps=int(t.log_every_n_steps),
+        max_steps=int(cfg.method.train_steps), accelerator=t.accelerator, **strategy_kwargs(t),
+        logger=loggers, callbacks=[checkpoint, ShardedBatches(), *callbacks],
+        log_every_n_steps=int(t.log_every_n_steps),
         check_val_every_n_epoch=None, val_check_interval=int(t.val_check_interval) if has_val else None,
         limit_val_batches=None if has_val else 0, num_sanity_val_steps=0,
         enable_progress_bar=bool(t.progress_bar), enable_model_summary=False,

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from nncompress.coding.codec import get_codec, read_file, write_file
@@ -67,7 +68,8 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
     exporting = family.export_started(ctx)
     fits = family.trains and not exporting
     resume_step = checkpoint_step(last) if fits and last.exists() else 0
-    keep_csv_rows(loggers, run_dir, before=math.inf if exporting else resume_step)
+    if rank_zero_only.rank == 0:  # (trainer=ddp: the other ranks run this function too)
+        keep_csv_rows(loggers, run_dir, before=math.inf if exporting else resume_step)
     module = family.build(cfg, ctx)
     record = {"task": "train", "method": cfg.method.name, "model": cfg.model.name, "arch": cfg.model.arch,
               "dataset": cfg.dataset.name, "seed": int(cfg.seed), "train_steps": int(cfg.method.train_steps),
@@ -83,6 +85,8 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
         # The trained network (periodic saves may stop short of the last step); the whole state, said
         # explicitly (Lightning logs a note when weights_only is left unset).
         trainer.save_checkpoint(last, weights_only=False)
+    if trainer.global_rank != 0 and not (family.shards_export and cfg.coding.name != "none"):
+        return {"status": "worker", "rank": trainer.global_rank}  # rank 0 evaluates, exports and writes
     module.to(dm.device)
     module.setup("test")
     module.eval()
@@ -92,10 +96,13 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
 
     if code and cfg.coding.name != "none":
         try:
-            record.update(_export(cfg, family, module, ctx))
+            exported = _export(cfg, family, module, ctx)
         except Paused as exc:
             print(f"{exc}; state saved in {run_dir}. Resume with the same command and hydra.run.dir={run_dir}")
             return {"status": "paused", "test_error": None}
+        if exported is None:  # a rank > 0 of a sharded export: its share is with rank 0, which writes
+            return {"status": "worker", "rank": trainer.global_rank}
+        record.update(exported)
         record["test_error"] = record["test_error_compressed"]
 
     step = int(cfg.method.train_steps)
@@ -133,9 +140,12 @@ def save_start(network: CodedNetwork, run_dir: Path, name: str) -> Path:
 
 
 def _export(cfg, family, module, ctx: BuildContext) -> dict:
-    """Family export -> the codec's file -> read back from disk -> evaluate what a decoder rebuilds."""
+    """Family export -> the codec's file -> read back from disk -> evaluate what a decoder rebuilds.
+    None on a rank > 0 of a sharded export (trainer=ddp, Family.shards_export)."""
     codec = get_codec(cfg.coding.name)
     payload, keys = family.export(module, cfg, ctx)
+    if payload is None:  # Family.shards_export: a rank > 0, whose blocks rank 0 assembled
+        return None
     path = ctx.run_dir / codec.filename
     nbytes, accounting = write_file(path, codec, payload, ctx.network.n_params)
     _, decoded = read_file(path)

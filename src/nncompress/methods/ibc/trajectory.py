@@ -73,11 +73,13 @@ class LogAlphaTrajectory(ExportCallback):
         tmp.replace(self.path)
 
     def on_train_start(self, trainer, module):
+        if not trainer.is_global_zero:  # trainer=ddp: one writer (the ranks hold the same weights)
+            return
         if not self.steps or self.steps[-1] != trainer.global_step:
             self.record(module, trainer.global_step)
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        if self.every and trainer.global_step % self.every == 0:
+        if trainer.is_global_zero and self.every and trainer.global_step % self.every == 0:
             self.record(module, trainer.global_step)
 
     def on_train_end(self, trainer, module):

@@ -1,9 +1,12 @@
 """Block-by-block MRC encoding with fine-tuning in between, resumable from a state file.
 
-After each block is fixed, the remaining blocks are fine-tuned for `finetune_steps`. Every
-source of randomness of block b (batches, posterior noise, candidate selection) is seeded by
-(seed, b), so a run resumed from the state saved after block b-1 continues exactly as an
-uninterrupted run would, and writes the identical file.
+Blocks are coded in rounds of `round_blocks` (1: the paper's schedule): every block of a round is
+searched from the state at the round's start and fixed, then the remaining blocks are fine-tuned
+for `finetune_steps`. Every source of randomness (candidates and selection of block b, the batches
+and posterior noise of the fine-tuning after the round ending at block b) is seeded by (seed, b),
+so a run resumed from the state saved after a round continues exactly as an uninterrupted run
+would, and writes the identical file. Under trainer=ddp the searches of a round are shared out
+across the ranks (`methods.mkl.sharding`), and the file is byte-identical for any number of them.
 
 The encoder drives any `Codable` model (below), not a particular LightningModule; its settings
 are `MRCSettings`, which is also the schema of `coding=mrc|orc|pfr` (conf/coding/*.yaml). The
@@ -18,7 +21,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import NamedTuple, Optional, Protocol
 
 import lightning as L
 import torch
@@ -32,6 +35,7 @@ from nncompress.core import generator as G
 from nncompress.core.blocks import BlockPartition
 from nncompress.core.errors import Paused
 from nncompress.core.units import LN2
+from nncompress.methods.mkl.sharding import Ranks, round_size, rounds
 from nncompress.priors.gaussian import gaussian_kl
 
 FUSED_FROM = 1 << 26  # candidates in a whole run from which fused="auto" compiles the search
@@ -54,6 +58,9 @@ class MRCSettings:
     selection: str = "sample"  # sample: index ~ q/p (MRC); argmax: the best candidate
     fused: str = "auto"  # pass 1 of the search as one compiled kernel: on, off, auto (on from 2^26 candidates)
     finetune_steps: int = 100  # between blocks (paper 000; the MIRACLE paper used 50)
+    # blocks searched from one state, then fine-tuned once (1: the paper); > 1 lets trainer=ddp ranks
+    # search in parallel; with finetune_steps > 0 the file depends on it (never on the rank count)
+    round_blocks: int = 1
     checkpoint_seconds: float = 30.0  # save the resumable state at most this often; 0: every block
     stop_after: Optional[int] = None  # code at most this many blocks in this process, then pause
     progress: bool = True
@@ -101,6 +108,15 @@ class MRCSettings:
         return self.fused == "on" or (self.fused == "auto" and n_blocks * self.n_candidates >= FUSED_FROM)
 
 
+class Found(NamedTuple):
+    """What a rank's search of one block sends to the others (a picklable record)."""
+
+    index: int
+    log_ratio: float
+    rescored: object
+    searched: Optional[int] = None  # ORC, PFR: candidates scored before the search could stop
+
+
 class Codable(Protocol):
     """What the encoder needs of a model (methods.mkl.module.MiracleModule is one)."""
 
@@ -122,9 +138,11 @@ class Codable(Protocol):
 
 class MRCEncoder:
     def __init__(self, module: Codable, train_x: torch.Tensor, train_y: torch.Tensor, cfg: MRCSettings,
-                 seed: int, batch_size: int, lr: float, state_path=None, on_block=None):
+                 seed: int, batch_size: int, lr: float, state_path=None, on_block=None, ranks: Ranks = None):
         # train_x: the training inputs in memory, or (train_y None) a loader of (x, y) batches
+        # ranks: the DDP ranks sharing the searches (sharding.Ranks.join()); None: this process alone
         self.m, self.x, self.y, self.cfg, self.seed = module, train_x, train_y, cfg, seed
+        self.ranks = ranks if ranks is not None else Ranks()
         self._batches = None
         self.batch_size, self.lr = batch_size, lr
         self.state_path = Path(state_path) if state_path else None
@@ -140,7 +158,10 @@ class MRCEncoder:
         rho = self.m.prior.rho().detach().cpu().numpy().tobytes()
         # Only what changes the result: when to save or pause, or whether to show progress, does not.
         cfg = {k: v for k, v in asdict(self.cfg).items()
-               if k not in ("name", "block_size", "checkpoint_seconds", "stop_after", "progress", "fused")}
+               if k not in ("name", "block_size", "checkpoint_seconds", "stop_after", "progress", "fused",
+                            "round_blocks")}
+        if self.cfg.round_blocks != 1 and self.cfg.finetune_steps > 0:  # (else it changes nothing)
+            cfg["round_blocks"] = self.cfg.round_blocks
         cfg.update(batch_size=self.batch_size, lr=self.lr)
         if self.cfg.name != "mrc":  # (MRC states written before the other coders keep their fingerprint)
             cfg["coder"] = self.cfg.name
@@ -149,7 +170,7 @@ class MRCEncoder:
         return hashlib.sha256(desc.encode() + rho).hexdigest()
 
     def _save(self, next_block: int):
-        if self.state_path is None:
+        if self.state_path is None or self.ranks.rank != 0:
             return
         state = {"fingerprint": self.fingerprint(), "next_block": next_block, "indices": self.indices,
                  "module": self.m.state_dict(), "optimizer": self.optimizer.state_dict(), "stats": self.stats}
@@ -203,24 +224,44 @@ class MRCEncoder:
             self.optimizer.step()
             self.m.after_step()
 
-    def code_block(self, b: int):
+    def _moments(self, b: int) -> tuple:
         members = self.m.partition.members(b)
         with torch.no_grad():
             mu, sigma, rho = self.m.block_moments(members)
-            kl_bits = float(gaussian_kl(mu, sigma, rho).sum()) / LN2
+        return members, mu, sigma, rho
+
+    def _search(self, b: int, mu, sigma, rho) -> Found:
         t0 = time.perf_counter()
         found = self.cfg.search(self.seed, b, mu, sigma, rho, chunk=1 << self.cfg.chunk_log2, fused=self.fused,
                                 pad_to=self.m.partition.block_size)
         self.stats["search_seconds"] += time.perf_counter() - t0
+        return Found(int(found.index), float(found.log_ratio), found.rescored, getattr(found, "searched", None))
+
+    def _fix(self, b: int, members, mu, sigma, rho, found: Found) -> float:
+        kl_bits = float(gaussian_kl(mu, sigma, rho).sum()) / LN2
         values = materialise(self.seed, b, found.index, rho)
         self.m.fix_block(b, members, values.to(self.m.device), mu, sigma)
         self.indices.append(found.index)
         self.stats["kl_bits"].append(kl_bits)
         self.stats["log_ratio"].append(found.log_ratio)
         self.stats.setdefault("rescored", []).append(found.rescored)
-        if hasattr(found, "searched"):  # ORC, PFR: candidates scored before the search could stop
+        if found.searched is not None:  # ORC, PFR: candidates scored before the search could stop
             self.stats.setdefault("searched", []).append(found.searched)
-        return kl_bits, found
+        return kl_bits
+
+    def code_block(self, b: int):
+        """Search and fix block b alone (a round of one block on one process)."""
+        members, mu, sigma, rho = self._moments(b)
+        found = self._search(b, mu, sigma, rho)
+        return self._fix(b, members, mu, sigma, rho, found), found
+
+    def code_round(self, lo: int, hi: int) -> list:
+        """Blocks lo..hi-1 searched from the current state (this rank's share of them), exchanged,
+        and fixed in block order on every rank; [(kl_bits, Found)] per block."""
+        moments = {b: self._moments(b) for b in range(lo, hi)}
+        mine = {b: self._search(b, *moments[b][1:]) for b in range(lo, hi) if self.ranks.owns(b)}
+        found = self.ranks.exchange(mine)
+        return [(self._fix(b, *moments[b], found[b]), found[b]) for b in range(lo, hi)]
 
     def _compile_ahead(self):
         """Build the fused search kernel before the block loop, saying so: on a cold inductor cache
@@ -236,38 +277,51 @@ class MRCEncoder:
             f"after {seconds:.0f} s")
 
     def run(self):
-        m = self.m
+        """The payload (rank 0; None on the other ranks). Raises Paused after `stop_after` blocks."""
+        m, ranks = self.m, self.ranks
         m.prior.freeze()
         m.coding = True
         self.optimizer = torch.optim.Adam(m.trainable_parameters(), lr=self.lr)
-        start = self._resume()
+        start = ranks.agree(self._resume())  # rank 0's state file wins (no shared file system needed)
+        ranks.broadcast_state(m)
         nb = m.partition.n_blocks
         if self.fused and start < nb:
             self._compile_ahead()
         last_save = time.monotonic()
+        lead = ranks.rank == 0
         bar = tqdm(range(start, nb), total=nb, initial=start, desc=f"{self.cfg.name.upper()} coding", unit="block",
-                   disable=not self.cfg.progress, dynamic_ncols=True)
-        for b in bar:
+                   disable=not (self.cfg.progress and lead), dynamic_ncols=True)
+        size = round_size(self.cfg.round_blocks, self.cfg.finetune_steps, ranks.world)
+        self.stats["coding_ranks"] = ranks.world
+        for lo, hi in rounds(start, nb, size):
             t_block = time.perf_counter()
-            kl_bits, found = self.code_block(b)
+            coded = self.code_round(lo, hi)
             t0 = time.perf_counter()
-            self.finetune(b)
+            if self.cfg.finetune_steps > 0 and not bool(m.block_done.all()):
+                if lead:
+                    self.finetune(hi - 1)
+                ranks.broadcast_state(m)  # the other ranks search the next round from rank 0's state
             self.stats["finetune_seconds"] += time.perf_counter() - t0
-            paused = self.cfg.stop_after is not None and b + 1 - start >= self.cfg.stop_after and b + 1 < nb
-            if time.monotonic() - last_save >= self.cfg.checkpoint_seconds or b + 1 == nb or paused:
-                self._save(b + 1)
+            paused = self.cfg.stop_after is not None and hi - start >= self.cfg.stop_after and hi < nb
+            if time.monotonic() - last_save >= self.cfg.checkpoint_seconds or hi == nb or paused:
+                self._save(hi)
                 last_save = time.monotonic()
+            bar.update(hi - lo)
+            kl_bits, found = coded[-1]
             bar.set_postfix(kl_bits=f"{kl_bits:.1f}", log_ratio=f"{found.log_ratio:.1f}")
-            if self.on_block is not None:
-                self.on_block(b, {"coding/block": b, "coding/kl_bits": kl_bits,
-                                  "coding/log_ratio_bits": found.log_ratio / LN2})
-            # All of a block: search, fine-tuning and the overhead around them (moments, checkpoints, logs).
+            for b, (kl_bits, found) in zip(range(lo, hi), coded):
+                if self.on_block is not None and lead:
+                    self.on_block(b, {"coding/block": b, "coding/kl_bits": kl_bits,
+                                      "coding/log_ratio_bits": found.log_ratio / LN2})
+            # All of a round: search, fine-tuning and the overhead around them (moments, exchange, checkpoints, logs).
             self.stats["block_seconds"] = self.stats.get("block_seconds", 0.0) + time.perf_counter() - t_block
             if paused:
                 bar.close()
-                raise Paused(f"coding paused after block {b + 1} of {nb}")
+                raise Paused(f"coding paused after block {hi} of {nb}")
         bar.close()
         m.eval()
+        if not lead:
+            return None
         return self.cfg.payload(m.network.spec, self.seed, m.partition.block_size,
                                 m.prior.rho().detach().cpu().float(), list(self.indices),
                                 buffers={k: v.detach().cpu() for k, v in m.network.buffer_state().items()})

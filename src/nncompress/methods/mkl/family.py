@@ -17,6 +17,7 @@ from nncompress.methods.base import BuildContext, Family, check_kwargs, register
 from nncompress.methods.mkl.callbacks import PosteriorHistograms, PruningCurvesPlot
 from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings, PrewarmSearchKernel
 from nncompress.methods.mkl.module import MiracleModule, check_schedule
+from nncompress.methods.mkl.sharding import Ranks
 from nncompress.pruning.curves import accuracy_curves, fractions, update_curves_file
 
 STATE = "coding_state.pt"  # a resumable encoder state: training finished and coding began
@@ -31,6 +32,7 @@ def mrc_settings(cfg) -> MRCSettings:
 @register
 class MklFamily(Family):
     key, codec = "mkl", "mrc"
+    shards_export = True  # trainer=ddp: the ranks share the block searches (methods/mkl/sharding.py)
     codecs = ("orc", "pfr")  # coding=orc|pfr: the same posterior, coded by ordered random coding or PFR
     trains_with = ("bits_per_block",)  # the block KL budget C_block the posterior is trained to
     schemas = {("coding", "mrc_schema"): MRCSettings}
@@ -90,9 +92,11 @@ class MklFamily(Family):
         x, y = (dm.x_train, dm.y_train) if getattr(dm, "in_memory", True) else (dm.train_dataloader(), None)
         encoder = MRCEncoder(module, x, y, settings, seed=int(cfg.seed),
                              batch_size=int(cfg.dataset.batch_size), lr=float(cfg.method.lr),
-                             state_path=ctx.run_dir / STATE, on_block=on_block)
+                             state_path=ctx.run_dir / STATE, on_block=on_block, ranks=Ranks.join())
         encoder.stats.update(record)
         payload = encoder.run()  # raises core.errors.Paused after coding.stop_after blocks
+        if payload is None:  # a rank > 0: its blocks went to rank 0, which writes the file
+            return None, {}
         stats = encoder.stats
         searched = {} if "searched" not in stats else {
             # ORC, PFR: candidates scored per block (the search stops once no later one can win);
@@ -101,7 +105,8 @@ class MklFamily(Family):
             "stopped_early_blocks": int(sum(n < settings.n_candidates for n in stats["searched"]))}
         return payload, {**searched,
             "candidates_log2": int(math.log2(settings.n_candidates)), "finetune_steps": settings.finetune_steps,
-            "selection": settings.selection, "kl_bits_per_block_mean": stats.get("kl_bits_per_block_mean"),
+            "selection": settings.selection, "round_blocks": settings.round_blocks,
+            "coding_ranks": stats.get("coding_ranks", 1), "kl_bits_per_block_mean": stats.get("kl_bits_per_block_mean"),
             "kl_bits_per_block_max": stats.get("kl_bits_per_block_max"),
             "kl_bits_at_coding_mean": float(np.mean(stats["kl_bits"])),
             "search_seconds": stats["search_seconds"], "finetune_seconds": stats["finetune_seconds"],
