@@ -95,12 +95,12 @@ def test_frontier_sweep_and_report(tmp_path):
     the shared baseline, MIRACLE on its own model), one turns it into the figure and the table; a point
     the recipe lacks stops the sweep before any job. Every point's config: test_every_job_composes."""
     pre = tmp_path / "pretrained"
-    run_in_process([*SYNTHETIC, "method=baseline", "coding=none", "model=lenet5_unhashed", "method.steps.quick=4"],
+    run_in_process([*SYNTHETIC, "method=baseline", "coding=none", "model=lenet5_unhashed", "method.train_steps=4"],
                    pre / "synthetic_lenet5_unhashed_quick_s0")
     chosen = ["l2", "rd_quant_b2", "vd_t4", "meanvar_b40"]
     sweep = tmp_path / "sweep"
-    tiny = ["method.steps.quick=4", "++method.phases.quick=2", "scale.mrc.candidates_log2=4",
-            "scale.mrc.finetune_steps=0", "method.steps.paper=4"]
+    tiny = ["method.train_steps=4", "++method.phase1_steps=2", "scale.mrc.candidates_log2=4",
+            "scale.mrc.finetune_steps=0"]
     proc = run_main(["-m", "experiment=frontier_lenet5", *SYNTHETIC, f"point={','.join(chosen)}", *tiny,
                      f"paths.pretrained_dir={pre}", f"hydra.sweep.dir={sweep}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
