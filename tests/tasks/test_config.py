@@ -129,7 +129,7 @@ def test_the_pretrained_baseline_keeps_the_methods_model(quick_cfg):
     keep = ("dataset", "model", "scale", "seed", "trainer", "paths")
     base = compose_like_this_run(keep=keep, extra=["method=baseline", "coding=none"], pin=("dataset", "model", "scale"))
     assert (base.model.name, base.method.name, base.scale.name) == ("mlp", "baseline", "quick")
-    assert compose_like_this_run(keep=keep, extra=["method=baseline"]).model.name == "lenet5"  # what went wrong
+    assert compose_like_this_run(keep=keep, extra=["method=baseline"]).model.name == "lenet5_hashed"  # what went wrong
 
 
 def _leaves(node, prefix=""):

@@ -18,8 +18,8 @@ FAMILIES = {"l2", "meanvar", "meankl", "vd", "sws", "vd_sws", "pwfn", "rd_prune"
 
 def test_merge_lets_the_point_win():
     base = ["model=lenet5_unhashed", "dataset=mnist", "seed=0"]
-    assert merge(base, ["method=meankl", "model=lenet5"]) == ["dataset=mnist", "seed=0", "method=meankl",
-                                                              "model=lenet5"]
+    assert merge(base, ["method=meankl", "model=lenet5_hashed"]) == ["dataset=mnist", "seed=0", "method=meankl",
+                                                              "model=lenet5_hashed"]
     assert merge(base, ["+method.x=1"]) == [*base, "+method.x=1"]
 
 
@@ -73,7 +73,7 @@ def test_every_job_composes(recipe, scale):
             assert c.init_from == "auto", point  # the shared baseline
         if c.method.name in ("meanvar", "meankl"):
             assert c.coding.name == "mrc" and c.init_from is None
-            assert c.model.name == ("lenet5" if recipe == "frontier_lenet5" else "lenet300_100")  # hashed LeNet-5
+            assert c.model.name == ("lenet5_hashed" if recipe == "frontier_lenet5" else "lenet300_100")
         else:
             assert c.model.name == ("lenet5_unhashed" if recipe == "frontier_lenet5" else "lenet300_100"), point
         if c.method.name == "rd":
@@ -106,7 +106,7 @@ def test_frontier_sweep_and_report(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {p.parent.name: json.loads(p.read_text()) for p in sweep.rglob("results.json")}
     assert sorted(results) == sorted(f"synthetic_{p}_s0" for p in chosen), proc.stderr[-3000:]
-    assert results["synthetic_meanvar_b40_s0"]["model"] == "lenet5"  # the point's model, not the grid's
+    assert results["synthetic_meanvar_b40_s0"]["model"] == "lenet5_hashed"  # the point's model, not the grid's
     assert results["synthetic_rd_quant_b2_s0"]["bits"] == 2
     assert report_main([str(sweep)]) == 0
     md = (sweep / "report" / "frontier_synthetic_lenet5.md").read_text()

@@ -43,7 +43,7 @@ def test_good_settings_and_a_misspelt_key():
 
 
 def test_a_hashed_model_is_refused():
-    cfg = compose_cfg(["method=pwfn", "model=lenet5"], hydra=False)
+    cfg = compose_cfg(["method=pwfn", "model=lenet5_hashed"], hydra=False)
     with pytest.raises(SettingsError, match="hashing"):
         check_model(cfg)
 
@@ -65,7 +65,7 @@ def test_command_line_errors_are_one_line_and_train_nothing(args, message, tmp_p
 def test_a_baseline_of_another_model_is_named_as_such(tmp_path):
     from nncompress.methods.pwfn.family import _check_baseline_model
 
-    (tmp_path / "results.json").write_text('{"model": "lenet5"}')
-    with pytest.raises(UserError, match="holds a baseline of model=lenet5, not model=lenet5_unhashed"):
+    (tmp_path / "results.json").write_text('{"model": "lenet5_hashed"}')
+    with pytest.raises(UserError, match="holds a baseline of model=lenet5_hashed, not model=lenet5_unhashed"):
         _check_baseline_model(tmp_path, "lenet5_unhashed")
-    _check_baseline_model(tmp_path, "lenet5")  # the right one passes
+    _check_baseline_model(tmp_path, "lenet5_hashed")  # the right one passes
