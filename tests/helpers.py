@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 # Tiny runs on the synthetic data set: seconds per job on a CPU.
 SYNTHETIC = ["dataset=synthetic", "dataset.device=cpu", "scale=quick", "trainer.progress_bar=false"]
+# The same at scale=smoke (conf/scale/smoke.yaml: 4 training steps, 16 MRC candidates): for runs
+# whose checks do not depend on what quick's settings reach.
+SMOKE = [*SYNTHETIC[:2], "scale=smoke", *SYNTHETIC[3:]]
 
 
 def cli_command(args, data_dir=None, module=None) -> tuple:

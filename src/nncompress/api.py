@@ -95,7 +95,7 @@ def compress(model, data, method: str = "meankl", *, out_dir=None, overrides=(),
     data: a LightningDataModule following nncompress.data's protocol, or (train, test[, val])
     torch Datasets of (input, label). settings: top-level config keys (scale="quick", block=30,
     seed=1, coding="none"); overrides: any further `key=value` strings as on the command line
-    (["method.steps.quick=200", "coding.finetune_steps=1"]). pretrained: the module's weights are
+    (["method.train_steps=200", "coding.finetune_steps=1"]). pretrained: the module's weights are
     trained (families that start from a trained network use them); False: they train one first.
     """
     from hydra import compose, initialize_config_dir

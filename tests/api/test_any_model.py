@@ -21,12 +21,12 @@ import nncompress
 from nncompress.core.evaluation import logits_of
 
 METHODS = {  # method -> overrides that keep it to seconds (scale=quick on top)
-    "meankl": ["method.steps.quick=10", "coding.candidates_log2=4", "coding.finetune_steps=0", "coding.progress=false"],
-    "vd": ["method.steps.quick=10"],
-    "sws": ["method.steps.quick=10"],
-    "vd_sws": ["method.steps.quick=10", "method.phases.quick=5"],
-    "pwfn": ["model.train.steps.quick=10"],
-    "rd": ["model.train.steps.quick=10", "importance=fisher", "importance.samples.quick=16"],
+    "meankl": ["method.train_steps=10", "coding.candidates_log2=4", "coding.finetune_steps=0", "coding.progress=false"],
+    "vd": ["method.train_steps=10"],
+    "sws": ["method.train_steps=10"],
+    "vd_sws": ["method.train_steps=10", "method.phase1_steps=5"],
+    "pwfn": ["model.train.steps=10"],
+    "rd": ["model.train.steps=10", "importance=fisher", "importance.n_samples=16"],
 }
 COMMON = ["trainer.progress_bar=false", "trainer.accelerator=cpu"]
 

@@ -1,12 +1,12 @@
-"""Minimal reproducers of the failure classes that the fuzzing suite (test_fuzz.py, bench/fuzz.py)
+"""Minimal reproducers of the failure classes that the fuzzing suite (test_fuzz.py, tests/fuzz_bench.py)
 found on the decoders of commit f704578. Each file must decode to a network that runs on its declared
 input shape, or be refused with a one-line ContainerError naming the file (test_fuzz.py, test_reproducer).
 
 Each case gives the container kind, what those decoders did (`error`: the exception type, then its
 message with numbers, quoted parts and paths blanked), the mutation that made it, and the whole file
-as hex (the container, its CRC-32 recomputed). `recipe` names the seed (bench/mutants.py) and the
+as hex (the container, its CRC-32 recomputed). `recipe` names the seed (tests/mutants.py) and the
 fields changed; the files were minimised (edits dropped, the payload cut short while the failure
-stayed the same). `python -m nncompress.bench --only fuzz` lists the classes again, with a minimal
+stayed the same). `python tests/fuzz_bench.py` lists the classes again, with a minimal
 file for each, against whatever decoders are checked out.
 """
 from __future__ import annotations

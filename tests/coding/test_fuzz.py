@@ -2,7 +2,7 @@
 batch of its declared input shape, or raises ContainerError with a one-line message naming the
 file. Nothing else: no ValueError, OverflowError, TypeError, RuntimeError, MemoryError, ...
 
-Mutants come from `nncompress.bench.mutants` (the fuzz benchmark uses the same engine): small
+Mutants come from tests/mutants.py (the fuzz benchmark, tests/fuzz_bench.py, uses the same engine): small
 real files of every container kind, split into their fields, with field values set to edge
 values and re-encoded, varints made over-long, blobs grown / shrunk / flipped, truncation,
 trailing bytes, byte-level flips / inserts / deletes / splices, another codec's kind byte.
@@ -15,7 +15,7 @@ The address space is capped at 2 GiB above the process's size while a file is re
 that believes a header asking for terabytes gets the allocator's error instead of taking the
 machine down, and that is a failure whether it escapes raw or wrapped in a ContainerError (no
 legitimate seed needs a tenth of it; `mutants.Outcome`). Time and memory are otherwise measured
-by the benchmark (`python -m nncompress.bench --only fuzz`), never asserted here.
+by the benchmark (`python tests/fuzz_bench.py`), never asserted here.
 
 Counts: FAST examples per kind in the default run (about 45 s on one core), SLOW more under
 `-m slow` (about 2 minutes), and the BatchNorm codebook seed (cifar_cnn, ~0.2 s a decode) apart.
@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from nncompress.bench.mutants import (
+from mutants import (
     KINDS,
     MAX_INPUT_VALUES,
     Chooser,
@@ -109,7 +109,7 @@ def test_seeds_decode_and_parse_into_fields_that_tile_the_payload(seed, workdir,
 
 
 def test_mutants_change_the_payload_and_both_files_are_made():
-    from nncompress.bench.mutants import RandomChooser
+    from mutants import RandomChooser
 
     for kind in KINDS:
         for i in range(50):

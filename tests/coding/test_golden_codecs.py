@@ -32,7 +32,7 @@ from nncompress.coding import bitpack
 from nncompress.coding import codebook as cbk
 from nncompress.coding.codec import get_codec, read_file, write_file
 from nncompress.coding.container import read_container
-from nncompress.coding.deep_compression import CompressedNet
+from nncompress.coding.csr_huffman import CompressedNet
 from nncompress.coding.mrc import MRCPayload, materialise
 from nncompress.coding.search import Coefficients, candidate_key, exact_scores, search_block, selection_key
 from nncompress.core import generator as G

@@ -16,7 +16,7 @@ from nncompress.coding.codebook import CodebookNet
 from nncompress.coding.codebook import encode as codebook_encode
 from nncompress.coding.codec import read_file
 from nncompress.coding.container import KINDS, MAGIC, VERSION, ContainerError
-from nncompress.coding.deep_compression import CompressedNet
+from nncompress.coding.csr_huffman import CompressedNet
 from nncompress.coding.mrc import MRCPayload
 from nncompress.models.spec import MAX_PARAMS, ArchSpec
 

@@ -10,9 +10,9 @@ from nncompress.core import divergence
 from nncompress.report.__main__ import main as report_main
 from nncompress.report.papers import mkl_coders
 
-SYNTH = ["dataset=synthetic", "dataset.device=cpu", "block=200", "method.steps.quick=30",
-         "method.budget_warmups.quick.factor=1.0", "method.budget_warmups.quick.steps=0",
-         "method.lr_gamma_factors.quick=1.0", "coding.progress=false", "trainer.progress_bar=false"]
+SYNTH = ["dataset=synthetic", "dataset.device=cpu", "block=200", "method.train_steps=30",
+         "method.budget_warmup.factor=1.0", "method.budget_warmup.steps=0",
+         "method.lr_gamma_factor=1.0", "coding.progress=false", "trainer.progress_bar=false"]
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ POINTS = {
     "l2": ["method=l2"],
     "meankl_b20": ["method=meankl", "model=lenet5", "block=20"],
     "vd_t4": ["method=vd", "init_from=auto", "method.module.tau1=4.0"],
-    "sws_x1": ["method=sws", "init_from=auto", "method.taus.quick=0.1"],
+    "sws_x1": ["method=sws", "init_from=auto", "method.module.tau2=0.1"],
     "pwfn_a2-3": ["method=pwfn", "method.alpha=0.125"],
     "rd_prune_k0.1": ["method=rd", "importance=hessian", "method.keep=0.1"],
     "rd_quant_b2": ["method=rd", "importance=hessian", "method.operation=quantize", "method.bits=2"],

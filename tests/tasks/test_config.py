@@ -54,7 +54,7 @@ def test_paper_001_sparse_vd_runs_200_epochs_at_batch_100():
     assert _compose(["method=baseline", "model=lenet300_100"]).dataset.batch_size == 200
     quick = _compose(["method=vd", "scale=quick"])
     assert (quick.dataset.batch_size, quick.method.train_steps) == (200, 1000)
-    literal = _compose(["method=vd", "method.batch_size.paper=200", "method.steps.paper=55000"])
+    literal = _compose(["method=vd", "dataset.batch_size=200", "method.train_steps=55000"])
     assert (literal.dataset.batch_size, literal.method.train_steps) == (200, 200 * 55000 // 200)
 
 
@@ -129,4 +129,56 @@ def test_the_pretrained_baseline_keeps_the_methods_model(quick_cfg):
     keep = ("dataset", "model", "scale", "seed", "trainer", "paths")
     base = compose_like_this_run(keep=keep, extra=["method=baseline", "coding=none"], pin=("dataset", "model", "scale"))
     assert (base.model.name, base.method.name, base.scale.name) == ("mlp", "baseline", "quick")
-    assert compose_like_this_run(keep=keep, extra=["method=baseline"]).model.name == "lenet5"  # what went wrong
+    assert compose_like_this_run(keep=keep, extra=["method=baseline"]).model.name == "lenet5_hashed"  # what went wrong
+
+
+def _leaves(node, prefix=""):
+    if isinstance(node, dict):
+        return {k for key, v in node.items() for k in _leaves(v, f"{prefix}{key}.")} or {prefix}
+    return {prefix}
+
+
+# Each overlay of a scale (conf/scale/<group>/<scale>/<option>.yaml) with the option that selects it.
+OVERLAID = {"method": lambda o: [f"method={o}"], "model": lambda o: [f"model={o}"],
+            "importance": lambda o: ["method=rd", f"importance={o}"], "experiment": lambda o: [f"experiment={o}"]}
+
+
+@pytest.mark.parametrize("scale", [s for s in _options("scale") if s != "paper"])
+def test_a_scale_sets_only_keys_that_exist(scale):
+    """A scale changes values, never the shape: every leaf key at `scale` is a key at paper scale,
+    for its global file (every method) and for each of its overlays (the option they belong to)."""
+    runs = [[f"method={m}"] for m in _options("method")]
+    for group, select in OVERLAID.items():
+        runs += [select(p.stem) for p in sorted((CONF / "scale" / group / scale).glob("*.yaml"))]
+    for overrides in runs:
+        paper = OmegaConf.to_container(_compose(overrides))
+        scaled = OmegaConf.to_container(_compose([*overrides, f"scale={scale}"]))
+        for node in (paper, scaled):
+            node["hydra"] = {k: node["hydra"][k] for k in ("sweeper",)}
+        assert _leaves(scaled) == _leaves(paper), overrides
+
+
+def test_scale_values_and_keys_are_checked():
+    smoke = _compose(["method=vd", "scale=smoke"])
+    assert (smoke.method.train_steps, smoke.model.train.steps, smoke.scale.mrc.finetune_steps) == (4, 4, 0)
+    assert smoke.method.module.lr_theta == 1e-3 and smoke.dataset.batch_size == 100  # the rest: paper's
+    assert _compose(["method=pwfn", "scale=smoke"]).method.batches_per_epoch == 2
+    with pytest.raises(ConfigCompositionException, match=r"(?s)Available options in 'scale'.*quick.*smoke"):
+        _compose(["scale=quik"])
+    with pytest.raises(ConfigCompositionException, match="finetune_steps=ten") as err:
+        _compose(["scale.mrc.finetune_steps=ten"])  # the Scale schema (tasks/config.py)
+    assert "could not be converted to Integer" in str(err.value.__cause__)
+    with pytest.raises(ConfigCompositionException, match="finetune_step"):
+        _compose(["scale.mrc.finetune_step=1"])
+
+
+def test_a_recipe_overlay_follows_the_recipe():
+    """scale=quick refines a recipe after the recipe's own values (conf/scale/experiment/quick)."""
+    quick = _compose(["experiment=frontier_lenet5", "scale=quick"]).hydra.sweeper
+    paper = _compose(["experiment=frontier_lenet5"]).hydra.sweeper
+    assert paper.only is None and len(quick.only) == 17 and set(quick.only) <= set(paper.points)
+    assert paper.points.sws_x1 == ["method=sws", "init_from=auto", "method.module.tau2=5e-3"]
+    assert quick.points.sws_x1 == ["method=sws", "init_from=auto", "method.module.tau2=0.1"]
+    assert quick.points.vd_t1 == paper.points.vd_t1
+    assert _compose(["experiment=pwfn_imagenet", "scale=quick"]).method.batches_per_epoch == 0.001
+    assert _compose(["method=pwfn", "scale=quick"]).method.batches_per_epoch == 0.1

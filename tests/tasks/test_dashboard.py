@@ -52,7 +52,7 @@ def test_offline_sweep_dashboard(tmp_path, monkeypatch, capsys):
     from wandb_runs import logged_table, offline_runs
 
     sweep = tmp_path / "dash" / "sweep"
-    proc = run_cli(["-m", *SYNTHETIC, "method=l2", "model=lenet300_100", "method.steps.quick=5", "seed=0,1",
+    proc = run_cli(["-m", *SYNTHETIC, "method=l2", "model=lenet300_100", "method.train_steps=5", "seed=0,1",
                     "logger=wandb", f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=s${seed}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {r["seed"]: r for r in (json.loads((sweep / f"s{s}" / "results.json").read_text()) for s in (0, 1))}

@@ -18,8 +18,8 @@ FAMILIES = {"l2", "meanvar", "meankl", "vd", "sws", "vd_sws", "pwfn", "rd_prune"
 
 def test_merge_lets_the_point_win():
     base = ["model=lenet5_unhashed", "dataset=mnist", "seed=0"]
-    assert merge(base, ["method=meankl", "model=lenet5"]) == ["dataset=mnist", "seed=0", "method=meankl",
-                                                              "model=lenet5"]
+    assert merge(base, ["method=meankl", "model=lenet5_hashed"]) == ["dataset=mnist", "seed=0", "method=meankl",
+                                                              "model=lenet5_hashed"]
     assert merge(base, ["+method.x=1"]) == [*base, "+method.x=1"]
 
 
@@ -73,7 +73,7 @@ def test_every_job_composes(recipe, scale):
             assert c.init_from == "auto", point  # the shared baseline
         if c.method.name in ("meanvar", "meankl"):
             assert c.coding.name == "mrc" and c.init_from is None
-            assert c.model.name == ("lenet5" if recipe == "frontier_lenet5" else "lenet300_100")  # hashed LeNet-5
+            assert c.model.name == ("lenet5_hashed" if recipe == "frontier_lenet5" else "lenet300_100")
         else:
             assert c.model.name == ("lenet5_unhashed" if recipe == "frontier_lenet5" else "lenet300_100"), point
         if c.method.name == "rd":
@@ -95,18 +95,18 @@ def test_frontier_sweep_and_report(tmp_path):
     the shared baseline, MIRACLE on its own model), one turns it into the figure and the table; a point
     the recipe lacks stops the sweep before any job. Every point's config: test_every_job_composes."""
     pre = tmp_path / "pretrained"
-    run_in_process([*SYNTHETIC, "method=baseline", "coding=none", "model=lenet5_unhashed", "method.steps.quick=4"],
+    run_in_process([*SYNTHETIC, "method=baseline", "coding=none", "model=lenet5_unhashed", "method.train_steps=4"],
                    pre / "synthetic_lenet5_unhashed_quick_s0")
     chosen = ["l2", "rd_quant_b2", "vd_t4", "meanvar_b40"]
     sweep = tmp_path / "sweep"
-    tiny = ["method.steps.quick=4", "++method.phases.quick=2", "scale.mrc.candidates_log2=4",
-            "scale.mrc.finetune_steps=0", "method.steps.paper=4"]
+    tiny = ["method.train_steps=4", "++method.phase1_steps=2", "scale.mrc.candidates_log2=4",
+            "scale.mrc.finetune_steps=0"]
     proc = run_main(["-m", "experiment=frontier_lenet5", *SYNTHETIC, f"point={','.join(chosen)}", *tiny,
                      f"paths.pretrained_dir={pre}", f"hydra.sweep.dir={sweep}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {p.parent.name: json.loads(p.read_text()) for p in sweep.rglob("results.json")}
     assert sorted(results) == sorted(f"synthetic_{p}_s0" for p in chosen), proc.stderr[-3000:]
-    assert results["synthetic_meanvar_b40_s0"]["model"] == "lenet5"  # the point's model, not the grid's
+    assert results["synthetic_meanvar_b40_s0"]["model"] == "lenet5_hashed"  # the point's model, not the grid's
     assert results["synthetic_rd_quant_b2_s0"]["bits"] == 2
     assert report_main([str(sweep)]) == 0
     md = (sweep / "report" / "frontier_synthetic_lenet5.md").read_text()

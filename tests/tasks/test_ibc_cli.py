@@ -14,15 +14,15 @@ COMMON = [*SYNTHETIC, "model=lenet300_100"]
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline")
-    run_in_process([*COMMON, "method=baseline", "coding=none", "method.steps.quick=60"], out)
+    run_in_process([*COMMON, "method=baseline", "coding=none", "method.train_steps=60"], out)
     return out, json.loads((out / "results.json").read_text())
 
 
 @pytest.mark.parametrize("method", ["vd", "sws", "vd_sws"])
 def test_method_from_baseline(baseline, method, tmp_path):
     base_dir, base = baseline
-    phases = ["method.phases.quick=10"] if method == "vd_sws" else []
-    run_in_process([*COMMON, f"method={method}", "method.steps.quick=20", *phases, "coding=csr_huffman",
+    phases = ["method.phase1_steps=10"] if method == "vd_sws" else []
+    run_in_process([*COMMON, f"method={method}", "method.train_steps=20", *phases, "coding=csr_huffman",
                     f"init_from={base_dir}"], tmp_path)
     r = json.loads((tmp_path / "results.json").read_text())
     assert 0.0 <= r["nonzero_fraction"] <= 1.0
@@ -55,7 +55,7 @@ def test_auto_chain_pretrains_once_and_picks_the_coder(tmp_path):
     pre = tmp_path / "pretrained"
     stamps = []
     for i in range(2):
-        run_in_process([*COMMON, "method=vd", "coding=auto", "init_from=auto", "method.steps.quick=10",
+        run_in_process([*COMMON, "method=vd", "coding=auto", "init_from=auto", "method.train_steps=10",
                         f"paths.pretrained_dir={pre}"], tmp_path / f"run{i}")
         assert (tmp_path / f"run{i}" / "model.nnc").exists()
         stamps.append([p.stat().st_mtime_ns for p in pre.rglob("results.json")])
@@ -68,7 +68,7 @@ def test_auto_chain_pretrains_once_and_picks_the_coder(tmp_path):
 def test_decode_a_whole_run_dir_checks_it_against_its_encoder(baseline, tmp_path):
     base_dir, _ = baseline
     job = tmp_path / "sweep" / "vd_job"
-    run_in_process([*COMMON, "method=vd", "method.steps.quick=20", "coding=csr_huffman", f"init_from={base_dir}"],
+    run_in_process([*COMMON, "method=vd", "method.train_steps=20", "coding=csr_huffman", f"init_from={base_dir}"],
                    job)
     decode = ["dataset=synthetic", "dataset.device=cpu", "task=decode", f"run={tmp_path / 'sweep'}"]
     ok = run_main([*decode, f"hydra.run.dir={tmp_path / 'dec_ok'}"])
@@ -101,8 +101,8 @@ def test_pretrain_task_trains_the_auto_baselines_in_parallel(tmp_path):
     """task=pretrain over two models with the joblib launcher (as `make paper-suite` runs it) writes
     each baseline once; a later init_from=auto job finds its model's and does not train another."""
     pre = tmp_path / "pretrained"
-    proc = _run(["-m", *SYNTHETIC, "task=pretrain", "model=lenet300_100,lenet5_unhashed", "method.steps.quick=10",
-                 "model.train.steps.quick=20", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+    proc = _run(["-m", *SYNTHETIC, "task=pretrain", "model=lenet300_100,lenet5_unhashed", "method.train_steps=10",
+                 "model.train.steps=20", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                  f"paths.pretrained_dir={pre}", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     dirs = sorted(p.name for p in pre.iterdir())
@@ -110,6 +110,6 @@ def test_pretrain_task_trains_the_auto_baselines_in_parallel(tmp_path):
     for d in dirs:
         assert json.loads((pre / d / "metrics.csv").with_name("results.json").read_text())["train_steps"] == 20
     before = (pre / dirs[0] / "results.json").stat().st_mtime_ns
-    run_in_process([*COMMON, "method=vd", "coding=none", "init_from=auto", "method.steps.quick=5",
+    run_in_process([*COMMON, "method=vd", "coding=none", "init_from=auto", "method.train_steps=5",
                     f"paths.pretrained_dir={pre}"], tmp_path / "vd")
     assert (pre / dirs[0] / "results.json").stat().st_mtime_ns == before

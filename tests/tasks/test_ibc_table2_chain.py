@@ -12,7 +12,7 @@ from helpers import run_cli, run_in_process
 pytestmark = pytest.mark.slow
 MODELS = {"lenet300_100": 266_610, "lenet5_unhashed": 431_080}
 METHODS = ("l2", "sws", "vd", "vd_sws")
-SWEEP_ARGS = ["method.steps.quick=30", "++method.phases.quick=15", "trainer.progress_bar=false"]
+SWEEP_ARGS = ["method.train_steps=30", "++method.phase1_steps=15", "trainer.progress_bar=false"]
 
 
 def _run(args, data):

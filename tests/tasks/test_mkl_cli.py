@@ -9,9 +9,9 @@ from helpers import run_in_process, run_main
 pytestmark = pytest.mark.slow
 # Paper architecture and block layout; few steps and a truncated search keep it to ~1 minute.
 # The warm-up off and one rate, as at paper scale.
-ARGS = ["method=meankl", "block=30", "scale=quick", "method.steps.quick=60",
-        "method.budget_warmups.quick.factor=1.0", "method.budget_warmups.quick.steps=0",
-        "method.lr_gamma_factors.quick=1.0",
+ARGS = ["method=meankl", "block=30", "scale=quick", "method.train_steps=60",
+        "method.budget_warmup.factor=1.0", "method.budget_warmup.steps=0",
+        "method.lr_gamma_factor=1.0",
         "coding.candidates_log2=8", "coding.finetune_steps=0", "coding.progress=false", "trainer.progress_bar=false"]
 
 

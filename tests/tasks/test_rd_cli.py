@@ -21,7 +21,7 @@ def _decode(file, data_dir, out, *extra):
 def mnist_mlp(real_data_dir, tmp_path_factory):
     """The paper's MLP on real MNIST, 300 SGD steps of its recipe (~96 % accuracy)."""
     out = tmp_path_factory.mktemp("mlp_baseline")
-    run_in_process(["method=baseline", "model=mlp", "coding=none", "scale=quick", "method.steps.quick=300", *QUIET],
+    run_in_process(["method=baseline", "model=mlp", "coding=none", "scale=quick", "method.train_steps=300", *QUIET],
                    out, real_data_dir)
     return out, json.loads((out / "results.json").read_text())
 
@@ -34,7 +34,7 @@ def test_prune_and_quantize_real_mnist_and_decode_in_a_fresh_process(mnist_mlp, 
                                                                     slack):
     base_dir, base = mnist_mlp
     run = tmp_path / "run"
-    run_in_process(["method=rd", "scale=quick", "importance.samples.quick=1000", *args, f"init_from={base_dir}",
+    run_in_process(["method=rd", "scale=quick", "importance.n_samples=1000", *args, f"init_from={base_dir}",
                     *QUIET], run, real_data_dir)
     r = json.loads((run / "results.json").read_text())
     assert r["decoded_equal"] and r["test_error_uncompressed"] == base["test_error"]
@@ -50,7 +50,7 @@ def test_prune_and_quantize_real_mnist_and_decode_in_a_fresh_process(mnist_mlp, 
     if r["operation"] != "prune":
         return
     # the estimate was cached beside the baseline: a second job reuses it
-    run_in_process(["method=rd", "scale=quick", "importance.samples.quick=1000", *args, "method.keep=0.5",
+    run_in_process(["method=rd", "scale=quick", "importance.n_samples=1000", *args, "method.keep=0.5",
                     f"init_from={base_dir}", *QUIET], tmp_path / "again", real_data_dir)
     assert json.loads((tmp_path / "again" / "results.json").read_text())["importance_cached"]
 
@@ -61,8 +61,8 @@ def test_cifar10_chain_on_synthetic_archives(tmp_path):
     data = write_cifar(tmp_path / "data", classes=10)
     common = ["dataset=cifar10", "model=cifar_cnn", "dataset.val_size=40", "dataset.device=cpu", CIFAR_FILES]
     pre = tmp_path / "pretrained"
-    run_in_process([*common, "method=rd", "scale=quick", "model.train.steps.quick=2", "importance=fisher",
-                    "importance.samples.quick=8", "method.keep=0.05", f"paths.pretrained_dir={pre}", *QUIET],
+    run_in_process([*common, "method=rd", "scale=quick", "model.train.steps=2", "importance=fisher",
+                    "importance.n_samples=8", "method.keep=0.05", f"paths.pretrained_dir={pre}", *QUIET],
                    tmp_path / "run", data)
     (base,) = list(pre.iterdir())
     assert base.name == "cifar10_cifar_cnn_quick_s0"

@@ -6,12 +6,13 @@ import json
 import pytest
 from omegaconf import OmegaConf
 
-from helpers import CIFAR_FILES, CONF, SYNTHETIC, compose_cfg, run_in_process, run_main, write_cifar
+from helpers import CIFAR_FILES, CONF, SMOKE, compose_cfg, run_in_process, run_main, write_cifar
 from nncompress.report.__main__ import main as report_main
 
 pytestmark = pytest.mark.slow
-TINY = ["method.steps.quick=4", "++method.phases.quick=2", "scale.mrc.candidates_log2=4",
-        "scale.mrc.finetune_steps=0", "pruning.repeats=1"]
+# scale=smoke: 4 training steps (PWFN: 2 batches an epoch), 16 MRC candidates, no fine-tuning; here
+# also VD+SWS's phase 1 (the key exists for that method only, ++ adds it harmlessly to the others).
+TINY = ["++method.phase1_steps=2"]
 CIFAR = {"cifar10": 10, "cifar100": 100}
 
 
@@ -68,19 +69,19 @@ def test_recipe_runs_and_reports(recipe, tmp_path, pretrained, cifar):
     methods = str(params["method"]).split(",")
     dataset = [o.split("=", 1)[1] for o in first if o.startswith("dataset=")] or [cfg.dataset.name]
     if dataset[0] in CIFAR:  # the recipe's own data set, from small folders, instead of the synthetic one
-        data = ["dataset.val_size=40", "dataset.device=cpu", "scale=quick", "trainer.progress_bar=false", CIFAR_FILES]
+        data = ["dataset.val_size=40", "dataset.device=cpu", "scale=smoke", "trainer.progress_bar=false", CIFAR_FILES]
         data_dir = cifar
     else:
-        data, data_dir = [*SYNTHETIC], None
+        data, data_dir = [*SMOKE], None
         first = [o for o in first if not o.startswith("dataset=")]
     pre = pretrained
     if cfg.get("init_from") == "auto":  # the shared baselines, tiny, where init_from=auto looks for them
         name = "synthetic" if data_dir is None else dataset[0]
         for model in [o.split("=", 1)[1] for o in first if o.startswith("model=")] or [cfg.model.name]:
-            if (pre / f"{name}_{model}_quick_s0" / "results.json").exists():
+            if (pre / f"{name}_{model}_smoke_s0" / "results.json").exists():
                 continue
             run_in_process([*data, *(["dataset=" + name] if data_dir else []), "method=baseline", "coding=none",
-                            f"model={model}", "method.steps.quick=4"], pre / f"{name}_{model}_quick_s0", data_dir)
+                            f"model={model}"], pre / f"{name}_{model}_smoke_s0", data_dir)
     sweep = tmp_path / "sweep"
     # run.py's Hydra sweep in this process (the basic launcher runs its jobs one after another there
     # too); a fresh process would only add its start-up, 28 times.

@@ -18,7 +18,7 @@ from nncompress.tasks.builders import keep_csv_rows
 
 STEPS = 120
 # The deterministic baseline on the synthetic set: a checkpoint every 10 steps, metrics every 5.
-TRAIN = [*SYNTHETIC, "method=baseline", "model=lenet300_100", f"method.steps.quick={STEPS}",
+TRAIN = [*SYNTHETIC, "method=baseline", "model=lenet300_100", f"method.train_steps={STEPS}",
          "trainer.checkpoint_every_n_steps=10", "trainer.log_every_n_steps=5", "trainer.val_check_interval=20"]
 
 
@@ -70,7 +70,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
 def coded_run(tmp_path_factory):
     """A real coded Mean-KL run (model.mrc, posterior.npz) on the synthetic set, in seconds."""
     out = tmp_path_factory.mktemp("coded")
-    run_in_process([*SYNTHETIC, "method=meankl", "block=100", "method.steps.quick=20", "coding.candidates_log2=4",
+    run_in_process([*SYNTHETIC, "method=meankl", "block=100", "method.train_steps=20", "coding.candidates_log2=4",
                     "coding.finetune_steps=0", "coding.progress=false"], out)
     assert not (out / "pruning.json").exists()  # pruning=none: no curves after training
     return out

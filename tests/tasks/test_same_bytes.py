@@ -15,9 +15,9 @@ from helpers import ROOT, SYNTHETIC, run_cli, run_in_process
 pytestmark = pytest.mark.slow
 KEYS = json.loads((ROOT / "tests" / "expected" / "results_keys.json").read_text())
 CASES = {  # codec -> (command, file): training, the coder (MRC with fine-tuning between blocks), the file
-    "mrc": ([*SYNTHETIC, "method=meankl", "block=400", "method.steps.quick=20", "coding.candidates_log2=6",
+    "mrc": ([*SYNTHETIC, "method=meankl", "block=400", "method.train_steps=20", "coding.candidates_log2=6",
              "coding.finetune_steps=1", "coding.progress=false"], "model.mrc"),
-    "csr_huffman": ([*SYNTHETIC, "model=lenet300_100", "method=vd", "method.steps.quick=30", "coding=csr_huffman"],
+    "csr_huffman": ([*SYNTHETIC, "model=lenet300_100", "method=vd", "method.train_steps=30", "coding=csr_huffman"],
                     "model.nnc"),
 }
 

@@ -32,7 +32,7 @@ def test_miracle_vgg16_cifar10_quick(tmp_path):
     data = write_cifar(tmp_path / "data", classes=10, per_batch=8, n_test=16)
     run = tmp_path / "run"
     args = ["experiment=mkl_vgg16_cifar10", "hydra.mode=RUN", "method=meankl", "block=65536", "scale=quick",
-            "method.steps.quick=2", "coding.candidates_log2=3", "coding.finetune_steps=0", "coding.progress=false",
+            "method.train_steps=2", "coding.candidates_log2=3", "coding.finetune_steps=0", "coding.progress=false",
             "coding.checkpoint_seconds=100000",
             "dataset.batch_size=8", "dataset.val_size=0", CIFAR_FILES, *QUIET, f"hydra.run.dir={run}"]
     proc = run_cli(args, data_dir=data, timeout=1800)
@@ -55,7 +55,7 @@ def test_pwfn_torchvision_resnet18_image_folder_quick(tmp_path):
     data = ["dataset=imagefolder", f"dataset.root={root}", "dataset.image_size=32", "dataset.batch_size=6",
             "dataset.eval_batch_size=6", "dataset.num_workers=0"]
     args = ["method=pwfn", "model=torchvision_resnet18", "model.weights=null", "model.num_classes=3", "init_from=model",
-            "scale=quick", "method.epochs_per_round=1", "method.steps.quick=2", *data, *QUIET[:2],
+            "scale=quick", "method.epochs_per_round=1", "method.batches_per_epoch=2", *data, *QUIET[:2],
             f"hydra.run.dir={run}"]
     proc = run_cli(args, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]

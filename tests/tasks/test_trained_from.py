@@ -8,8 +8,8 @@ from helpers import run_in_process
 from nncompress.core.errors import UserError
 
 SYNTH = ["dataset=synthetic", "dataset.device=cpu", "method=meankl", "block=200", "scale=quick",
-         "method.steps.quick=30", "method.budget_warmups.quick.factor=1.0", "method.budget_warmups.quick.steps=0",
-         "method.lr_gamma_factors.quick=1.0", "coding.bits_per_block=8", "coding.finetune_steps=0",
+         "method.train_steps=30", "method.budget_warmup.factor=1.0", "method.budget_warmup.steps=0",
+         "method.lr_gamma_factor=1.0", "coding.bits_per_block=8", "coding.finetune_steps=0",
          "coding.progress=false", "trainer.progress_bar=false"]
 
 
@@ -49,7 +49,7 @@ def test_fingerprint_names_what_shapes_training(quick_cfg, tmp_path):
                  ("coding=mrc", "coding.bits_per_block=12", "trainer.progress_bar=true", "task=decode")):
         assert fingerprint(quick_cfg("method=meankl", *same)) == fp, same
     # the budget (mkl's trains_with), the method's steps, the block and the seed do
-    for other in (("coding.bits_per_block=13",), ("method.steps.quick=7",), ("block=20",), ("seed=1",),
+    for other in (("coding.bits_per_block=13",), ("method.train_steps=7",), ("block=20",), ("seed=1",),
                   ("method=meanvar",)):
         assert fingerprint(quick_cfg("method=meankl", "coding=mrc", "coding.bits_per_block=12", *other)) != fp, other
     # a run's saved .hydra/config.yaml (no hydra node, paths unresolvable outside the run) gives the same

@@ -11,12 +11,12 @@ sweep over methods. A recipe lists its operating points by name, each a list of 
       sweeper:
         params: {dataset: mnist, seed: 0}                   # crossed with every point, as usual
         points:
-          meankl_b20: [method=meankl, model=lenet5, block=20]
+          meankl_b20: [method=meankl, model=lenet5_hashed, block=20]
           vd_tau1:    [method=vd, method.module.tau1=1.0]
 
 Jobs = (the cross product of `params` and the command line) x points. A point's overrides come
 after the grid's and replace a grid override of the same key (the point is the more specific:
-`model=lenet5` for MIRACLE's hashed LeNet-5 in a LeNet-5 sweep). Every job also gets
+`model=lenet5_hashed` for MIRACLE's hashed LeNet-5 in a LeNet-5 sweep). Every job also gets
 `++point=<name>` (its overrides.yaml, so `nncompress.report` keys jobs by point and finds the
 ones that never ran). `hydra.sweeper.only` (a list, e.g. interpolated from the scale) and, before
 it, `point=a,b` on the command line run only those points; an unknown name is an error that

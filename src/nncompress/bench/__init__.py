@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`): ratios measured side by side in one process, written as JSON.
 
     python -m nncompress.bench --out bench/results.json [--device cpu|cuda] [--blocks 16] [--full]
-                               [--only mkl,ibc,rd,pwfn,fuzz] [--fuzz-cases 3000]
+                               [--only mkl,ibc,rd,pwfn]
 
 1. candidate search: normals evaluated per second by the MRC search (pass 1 fused into one
    compiled kernel, eager, and the search before issue 11), each as a ratio of throughput to
@@ -17,17 +17,14 @@
    ratios to its deterministic step, beside the old kernel's and the target (4.0, issue 11);
 5. importance estimators (paper 003) over 60,000 MNIST inputs of its MLP: fisher, gradient, the
    public code's mini-batch gradient, the Hessian diagonals;
-6. PWFN fixing rounds (paper 002) over 11 M weights (ResNet-18 size);
-7. decoder fuzzing (issue 12, `bench.fuzz`): --fuzz-cases mutants of real files per container
-   kind, each read with its CRC-32 recomputed and kept: outcomes, failure classes with minimal
-   reproducers, the slowest decode and the largest peak-RSS growth of one decode, beside what the
-   legitimate files need (CPU, one thread, whatever --device says).
+6. PWFN fixing rounds (paper 002) over 11 M weights (ResNet-18 size).
 
-8. MRC coding shared across ranks (issue 22, `bench.ranks`): blocks per second of the encoder on
+7. MRC coding shared across ranks (issue 22, `bench.ranks`): blocks per second of the encoder on
    1 and 2 CPU processes (gloo, one thread each, fine-tuning off), their ratio, and whether the
    two files are byte-identical.
 
-Sections (`--only`): by paper mkl (1-3), ibc (4), rd (5), pwfn (6); fuzz (7); ddp (8).
+Sections (`--only`): by paper mkl (1-3), ibc (4), rd (5), pwfn (6); ddp (7). Decoder fuzzing is
+test infrastructure: `python tests/fuzz_bench.py` (tests/mutants.py makes the mutants).
 """
 from __future__ import annotations
 
@@ -38,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-SECTIONS = ("mkl", "ibc", "rd", "pwfn", "fuzz", "ddp")
+SECTIONS = ("mkl", "ibc", "rd", "pwfn", "ddp")
 
 
 def run(section: str, args) -> dict:
@@ -54,10 +51,6 @@ def run(section: str, args) -> dict:
         from nncompress.bench.ibc import bench_mixture
 
         return {"mixture": bench_mixture(args.device)}
-    if section == "fuzz":
-        from nncompress.bench.fuzz import bench_fuzz
-
-        return {"fuzz": bench_fuzz(args.fuzz_cases)}
     if section == "ddp":
         import tempfile
 
@@ -80,7 +73,6 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--blocks", type=int, default=16, help="blocks to time for the coding estimate")
     ap.add_argument("--full", action="store_true", help="code all 828 blocks instead of extrapolating")
-    ap.add_argument("--fuzz-cases", type=int, default=3000, help="mutants per container kind for the fuzz section")
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     args = ap.parse_args(argv)
     sections = [s for s in args.only.split(",") if s]

@@ -2,4 +2,4 @@
 
 Importing the package registers every codec (`codec.CODECS`).
 """
-from nncompress.coding import codebook, deep_compression, mrc, orc, pfr  # noqa: F401  (each registers its codec)
+from nncompress.coding import codebook, csr_huffman, mrc, orc, pfr  # noqa: F401  (each registers its codec)

@@ -3,6 +3,9 @@ expensive: each family declares its own (`Family.schemas`), so a misspelt key or
 `coding.finetune_steps=ten` fails at start-up with the valid fields, not an hour into coding."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Optional
+
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
@@ -31,10 +34,26 @@ def model_overrides(args: list) -> list:
     return out
 
 
+@dataclass
+class MrcScale:
+    """What a scale sets for MIRACLE's coders (read by conf/coding/{mrc,pfr,orc}.yaml)."""
+    candidates_log2: Optional[int] = None   # None: 2^bits_per_block candidates, the full search
+    finetune_steps: int = 100               # training steps between coded blocks
+
+
+@dataclass
+class Scale:
+    """The `scale:` node of conf/scale/*.yaml: its name (results.json, baseline dirs) and the coding
+    settings a sweep over several methods sets once; a misspelt or mistyped key fails at start-up."""
+    name: str = "paper"
+    mrc: MrcScale = field(default_factory=MrcScale)
+
+
 def register_schemas() -> None:
     if not OmegaConf.has_resolver("nnc.target_name"):
         OmegaConf.register_new_resolver("nnc.target_name", target_name)
     store = ConfigStore.instance()
+    store.store(group="scale", name="scale_schema", node=Scale)
     for family in discover().values():
         for (group, name), node in family.schemas.items():
             store.store(group=group, name=name, node=node)

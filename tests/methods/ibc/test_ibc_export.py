@@ -1,7 +1,7 @@
-"""Structured pruning is exact, and the Deep-Compression file decodes to the same network."""
+"""Structured pruning is exact, and the csr_huffman file decodes to the same network."""
 import torch
 
-from nncompress.coding.deep_compression import CompressedNet
+from nncompress.coding.csr_huffman import CompressedNet
 from nncompress.methods.ibc.export import build_compressed
 from nncompress.methods.ibc.family import build_module
 from nncompress.models.lenet import LeNet5Caffe, LeNet300100

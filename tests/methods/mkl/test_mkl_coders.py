@@ -32,8 +32,8 @@ def test_coder_settings_refused_at_start_up(quick_cfg):
 
 
 SYNTH = ["dataset=synthetic", "dataset.device=cpu", "method=meankl", "block=200", "scale=quick",
-         "method.steps.quick=40", "method.budget_warmups.quick.factor=1.0", "method.budget_warmups.quick.steps=0",
-         "method.lr_gamma_factors.quick=1.0", "coding.candidates_log2=6", "coding.finetune_steps=2",
+         "method.train_steps=40", "method.budget_warmup.factor=1.0", "method.budget_warmup.steps=0",
+         "method.lr_gamma_factor=1.0", "coding.candidates_log2=6", "coding.finetune_steps=2",
          "coding.progress=false", "trainer.progress_bar=false"]
 
 

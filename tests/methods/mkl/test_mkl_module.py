@@ -87,13 +87,13 @@ def test_budget_warmup_config_per_scale():
     quick = compose_cfg(["method=meankl", "scale=quick"]).method.budget_warmup
     assert (paper.factor, paper.steps) == (1.0, 0)  # the paper: C_block from step 0
     assert (quick.factor, quick.steps) == (8.0, 1000)
-    cfg = compose_cfg(["method=meankl", "scale=quick", "model=lenet5", "coding=mrc"], hydra=False)
+    cfg = compose_cfg(["method=meankl", "scale=quick", "model=lenet5_hashed", "coding=mrc"], hydra=False)
     ctx = BuildContext(dm=None, network=CodedNetwork(TINY), run_dir=None, loggers=[], init_from=None)
     m = get_family("mkl").build(cfg, ctx)
     assert (m.budget_warmup_factor, m.budget_warmup_steps, m.budget_scale) == (8.0, 1000, 8.0)
     assert m.lr_gamma_factor == 10.0 and compose_cfg(["method=meankl"]).method.lr_gamma_factor == 1.0
     assert (m.lr_decay_start, m.lr_decay_steps, m.lr_final_factor) == (0, 0, 1.0)  # off: the paper's constant rate
-    cfg = compose_cfg(["method=meankl", "scale=quick", "model=lenet5", "coding=mrc",
+    cfg = compose_cfg(["method=meankl", "scale=quick", "model=lenet5_hashed", "coding=mrc",
                        "method.lr_decay={start: 1500, steps: 3000, final: 0.0}"], hydra=False)
     m = get_family("mkl").build(cfg, ctx)
     assert (m.lr_decay_start, m.lr_decay_steps, m.lr_final_factor) == (1500, 3000, 0.0)

@@ -28,8 +28,8 @@ def test_lenet300_on_real_mnist_fixes_every_weight_and_decodes_to_the_same_error
                                                                                  mnist_baseline):
     base = mnist_baseline("lenet300_100")  # the session's quick baseline (shared with Table 2's chain)
     run = tmp_path / "pwfn"
-    run_in_process(["method=pwfn", "model=lenet300_100", "scale=quick", f"init_from={base}", "method.steps.quick=5",
-                    "method.epochs_per_round=1", *QUIET], run, real_data_dir)
+    run_in_process(["method=pwfn", "model=lenet300_100", "scale=quick", f"init_from={base}",
+                    "method.batches_per_epoch=5", "method.epochs_per_round=1", *QUIET], run, real_data_dir)
     results = _decode_matches(run, real_data_dir, ["model=lenet300_100", *QUIET], tmp_path)
     assert results["n_rounds"] == 10 and results["fraction_fixed"] == 1.0
     assert [r["n_fixed"] for r in results["rounds"]] == [53322, 106644, 159966, 186627, 213288, 239949, 253280,
@@ -51,7 +51,7 @@ def test_resnet18_chain_on_synthetic_cifar10_archives(tmp_path):
              CIFAR_FILES, "model=resnet18", *QUIET]
     run = tmp_path / "pwfn"
     run_in_process(["method=pwfn", "scale=quick", "init_from=auto", f"paths.pretrained_dir={tmp_path / 'pre'}",
-                    "model.train.steps.quick=2", "method.steps.quick=1", "method.epochs_per_round=1",
+                    "model.train.steps=2", "method.batches_per_epoch=1", "method.epochs_per_round=1",
                     "method.schedule=[1.0]", *cifar], run, data)
     assert (tmp_path / "pre" / "cifar10_resnet18_quick_s0" / "results.json").exists()
     results = _decode_matches(run, data, cifar, tmp_path)

@@ -27,7 +27,7 @@ def _dm():
 
 def _module(**settings) -> PwfnModule:
     torch.manual_seed(0)
-    base = dict(batches=3, epochs_per_round=1, lr=0.05, log_every=1000)
+    base = dict(batches_per_epoch=3, epochs_per_round=1, lr=0.05, log_every=1000)
     return PwfnModule(SPEC.build(), PwfnSettings(**{**base, **settings}))
 
 

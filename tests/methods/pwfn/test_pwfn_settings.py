@@ -19,7 +19,7 @@ BAD = {
     "method.zero_fix=true": "method.fixing=public",
     "method.delta0=0": "delta0 must be > 0",
     "method.epochs_per_round=0": "epochs_per_round must be an integer >= 1",
-    "method.steps.quick=0": "batches per epoch",
+    "method.batches_per_epoch=0": "batches_per_epoch must be a fraction",
 }
 
 
@@ -37,13 +37,13 @@ def test_bad_settings_are_one_line_errors_from_the_familys_check(override):
 def test_good_settings_and_a_misspelt_key():
     cfg = compose_cfg(["method=pwfn", "scale=quick"], hydra=False)
     assert cfg.init_from == "auto" and cfg.model.name == "lenet5_unhashed" and cfg.coding.name == "codebook"
-    assert settings_of(cfg) == PwfnSettings(batches=cfg.method.steps.quick)
+    assert settings_of(cfg) == PwfnSettings(batches_per_epoch=0.1)  # scale=quick: 10 % of the batches
     with pytest.raises(ConfigCompositionException, match="alpah"):  # Hydra's struct refuses it
         compose_cfg(["method=pwfn", "method.alpah=1"], hydra=False)
 
 
 def test_a_hashed_model_is_refused():
-    cfg = compose_cfg(["method=pwfn", "model=lenet5"], hydra=False)
+    cfg = compose_cfg(["method=pwfn", "model=lenet5_hashed"], hydra=False)
     with pytest.raises(SettingsError, match="hashing"):
         check_model(cfg)
 
@@ -65,7 +65,7 @@ def test_command_line_errors_are_one_line_and_train_nothing(args, message, tmp_p
 def test_a_baseline_of_another_model_is_named_as_such(tmp_path):
     from nncompress.methods.pwfn.family import _check_baseline_model
 
-    (tmp_path / "results.json").write_text('{"model": "lenet5"}')
-    with pytest.raises(UserError, match="holds a baseline of model=lenet5, not model=lenet5_unhashed"):
+    (tmp_path / "results.json").write_text('{"model": "lenet5_hashed"}')
+    with pytest.raises(UserError, match="holds a baseline of model=lenet5_hashed, not model=lenet5_unhashed"):
         _check_baseline_model(tmp_path, "lenet5_unhashed")
-    _check_baseline_model(tmp_path, "lenet5")  # the right one passes
+    _check_baseline_model(tmp_path, "lenet5_hashed")  # the right one passes

@@ -1,5 +1,5 @@
 """Paper 001 (key `ibc`): sparse variational dropout, soft weight-sharing and VD+SWS, written as a
-Deep-Compression file (model.nnc).
+csr_huffman file (model.nnc, Deep Compression's format).
 
     objectives.py  the loss terms (sparse-VD KL, mixture prior)
     module.py      IbcModule: a plain architecture + terms; the file's quantisation

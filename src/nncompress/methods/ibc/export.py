@@ -1,11 +1,11 @@
-"""From a trained paper-001 module to the Deep-Compression file's contents (Han et al. 2015):
+"""From a trained paper-001 module to the csr_huffman file's contents (Han et al. 2015):
 (i) collapse the weights to the codebook, (ii) drop unused codebook entries and remove empty
 units with the matching inputs of the next layer; CSR and Huffman coding are the codec's."""
 from __future__ import annotations
 
 import torch
 
-from nncompress.coding.deep_compression import CompressedNet
+from nncompress.coding.csr_huffman import CompressedNet
 from nncompress.models.spec import ArchSpec
 from nncompress.pruning.structured import remove_empty_units
 

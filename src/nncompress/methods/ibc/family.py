@@ -1,5 +1,5 @@
 """Paper 001's methods as a family: sparse VD, soft weight-sharing and VD+SWS from a trained
-baseline, written as a Deep-Compression file (codec csr_huffman)."""
+baseline, written as a csr_huffman file (model.nnc, Deep Compression's format)."""
 from __future__ import annotations
 
 from omegaconf import OmegaConf

@@ -135,7 +135,7 @@ def run_rounds(module: PwfnModule, dm, options: TrainerOptions, run_dir: Path, l
     else:
         outcome.snapshots["init"] = snapshot(module)
     module.metric_loggers = list(loggers)
-    n_epoch = batches_per_epoch(len(dm.train_dataloader()), s.batches)
+    n_epoch = batches_per_epoch(len(dm.train_dataloader()), s.batches_per_epoch)
     last = len(s.schedule) - 1
     for t in range(start, last + 1):
         p = s.schedule[t]

@@ -1,7 +1,7 @@
 """The settings of a PWFN run (paper 002; REFERENCE.md §3) and their checks at start-up.
 
-Every key of the `method:` node of conf/method/pwfn.yaml except name, family, steps and
-train_steps is a field here; a value out of range is a one-line UserError before any PWFN work
+Every key of the `method:` node of conf/method/pwfn.yaml except name, family and train_steps is a
+field here; a value out of range is a one-line UserError before any PWFN work
 (`settings_from_config`; a misspelt key is refused by Hydra, the config being a struct).
 
     fixing            appendix (Algorithm 1, the default) | public (the authors' code's round)
@@ -14,8 +14,8 @@ train_steps is a field here; a value out of range is a one-line UserError before
     delta0, b         Algorithm 1's starting delta (> 0); smallest power 2^-b of the centres
     epochs_per_round  epochs of training before rounds 1..T-1 (round 0: one epoch on
                       round0_fraction of the batches)
-    batches           batches per epoch: a fraction of the training set (float, 1.0 = all) or a
-                      count (int), Lightning's limit_train_batches (method.steps.<scale>)
+    batches_per_epoch a fraction of the training set (float, 1.0 = all) or a count of batches
+                      (int), Lightning's limit_train_batches (scale=quick: 0.1)
     lr, momentum, weight_decay, clip_norm   SGD of every round (a fresh optimiser per round)
     log_every         training steps between logged training metrics
     stop_after_round  stop (resumably) after this round (None: run all)
@@ -61,7 +61,7 @@ class PwfnSettings:
     b: int = 7
     epochs_per_round: int = 3
     round0_fraction: float = 0.05
-    batches: float | int = 1.0
+    batches_per_epoch: float | int = 1.0
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -117,10 +117,10 @@ def check(s: PwfnSettings) -> None:
     _finite("round0_fraction", s.round0_fraction, 0.0, low_open=True)
     if s.round0_fraction > 1:
         raise SettingsError(f"method.round0_fraction must lie in (0, 1], got {s.round0_fraction}")
-    if isinstance(s.batches, bool) or not isinstance(s.batches, (int, float)) or not (
-            (isinstance(s.batches, int) and s.batches >= 1) or (isinstance(s.batches, float) and 0 < s.batches <= 1)):
-        raise SettingsError(f"method.steps (batches per epoch) must be a fraction in (0, 1] or a count >= 1, "
-                        f"got {s.batches!r}")
+    n = s.batches_per_epoch
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not (
+            (isinstance(n, int) and n >= 1) or (isinstance(n, float) and 0 < n <= 1)):
+        raise SettingsError(f"method.batches_per_epoch must be a fraction in (0, 1] or a count >= 1, got {n!r}")
     _finite("lr", s.lr, 0.0, low_open=True)
     _finite("momentum", s.momentum, 0.0)
     _finite("weight_decay", s.weight_decay, 0.0)
@@ -132,12 +132,12 @@ def check(s: PwfnSettings) -> None:
         _integer("stop_after_round", s.stop_after_round, 0, len(s.schedule) - 1)
 
 
-def settings_from_config(method: dict, batches) -> PwfnSettings:
-    """PwfnSettings from the resolved `method:` node (a plain dict) and the scale's batches per epoch.
+def settings_from_config(method: dict) -> PwfnSettings:
+    """PwfnSettings from the resolved `method:` node (a plain dict).
 
     A misspelt key is refused by Hydra itself (the composed config is a struct); keys forced in
     with `++method.x=...` that are no setting are left alone (other tools add their own)."""
-    valid = [f.name for f in fields(PwfnSettings) if f.name != "batches"]
+    valid = [f.name for f in fields(PwfnSettings)]
     kwargs = {k: v for k, v in method.items() if k in valid}
     if "schedule" in kwargs:
         schedule = kwargs["schedule"]
@@ -145,15 +145,12 @@ def settings_from_config(method: dict, batches) -> PwfnSettings:
             raise SettingsError(f"method.schedule must be a list of fractions, e.g. [0.2,0.4,...,1.0], "
                                 f"got {schedule!r}")
         kwargs["schedule"] = tuple(schedule)
-    return PwfnSettings(**kwargs, batches=batches)
+    return PwfnSettings(**kwargs)
 
 
 def settings_of(cfg) -> PwfnSettings:
-    """The run's settings from its config (method node and scale), or a one-line SettingsError."""
-    method = OmegaConf.to_container(cfg.method, resolve=True)
-    steps = method.get("steps", {})
-    batches = steps.get(cfg.scale.name, 1.0) if isinstance(steps, dict) else steps
-    return settings_from_config(method, batches)
+    """The run's settings from its config's method node, or a one-line SettingsError."""
+    return settings_from_config(OmegaConf.to_container(cfg.method, resolve=True))
 
 
 def check_model(cfg) -> None:

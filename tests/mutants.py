@@ -1,5 +1,5 @@
 """Mutants of real compressed files, for the fuzzing suite (tests/coding/test_fuzz.py) and the fuzz
-benchmark (`bench.fuzz`).
+benchmark (tests/fuzz_bench.py).
 
 The property every decoder must satisfy: for ANY file, `coding.codec.read_file(path)` either
 returns a `Decoded` whose network runs a forward pass on a batch of the declared input shape, or
@@ -9,7 +9,7 @@ raises `ContainerError` whose message is one line naming the file. Anything else
 Seeds (`seeds()`) are small real files of each container kind, written by the project's own
 encoders. `parse` splits a seed's payload into its fields (varints, float32 runs, bytes, the
 architecture name, bit-packed blobs) with their offsets, following the layouts in the docstrings
-of coding/{container,arch,mrc,orc,pfr,expgolomb,deep_compression,csr,huffman,codebook}.py, so a mutation can set
+of coding/{container,arch,mrc,orc,pfr,expgolomb,csr_huffman,csr,huffman,codebook}.py, so a mutation can set
 one field to a chosen value and re-encode it. `mutate` draws a mutant through a `Chooser`: a
 seeded `random.Random` for the benchmark, Hypothesis' draws for the tests (which then shrinks
 a failing mutant towards the first choices of every list below: small values, first fields).
@@ -39,7 +39,7 @@ from nncompress.coding.codebook import CodebookNet
 from nncompress.coding.codebook import encode as codebook_encode
 from nncompress.coding.codec import read_file
 from nncompress.coding.container import KINDS, MAGIC, VERSION, ContainerError
-from nncompress.coding.deep_compression import CompressedNet
+from nncompress.coding.csr_huffman import CompressedNet
 from nncompress.coding.mrc import MRCPayload
 from nncompress.coding.pfr import PFRPayload
 from nncompress.models import ARCHITECTURES

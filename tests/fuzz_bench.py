@@ -1,7 +1,9 @@
 """Decoder fuzzing (issue 12): mutants of real files of every container kind, what the decoders
-made of them, and what the worst of them cost.
+made of them, and what the worst of them cost. Test infrastructure, run from the repo root:
 
-For each kind, `n` mutants (`bench.mutants.mutate`, each case its own seeded chooser, so case i
+    python tests/fuzz_bench.py [--cases 3000] [--out fuzz.json]
+
+For each kind, `n` mutants (`mutants.mutate`, tests/mutants.py, each case its own seeded chooser, so case i
 of a kind is reproducible alone: `mutant(kind, i, seed)`), each read twice (CRC-32 recomputed,
 and the seed's CRC kept). Recorded per kind: counts by outcome (decoded / rejected with
 ContainerError / failure), failures by exception type and by message class with an example
@@ -17,8 +19,11 @@ error, a failure raw or wrapped) instead of killing the run.
 """
 from __future__ import annotations
 
+import argparse
 import collections
+import json
 import signal
+import sys
 import tempfile
 import time
 import warnings
@@ -26,7 +31,9 @@ from pathlib import Path
 
 import torch
 
-from nncompress.bench.mutants import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/: mutants.py
+
+from mutants import (  # noqa: E402
     KINDS,
     Outcome,
     PeakRSS,
@@ -151,3 +158,13 @@ def bench_fuzz(n: int = 3000, seed: int = 0, bn: bool = True, time_limit: float 
     finally:
         torch.set_num_threads(threads)
     return result
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description="decoder fuzzing: counts, time and memory per container kind")
+    ap.add_argument("--cases", type=int, default=3000, help="mutants per container kind")
+    ap.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
+    cli = ap.parse_args()
+    found = bench_fuzz(cli.cases)
+    text = json.dumps(found, indent=1, default=str)
+    cli.out.write_text(text) if cli.out else print(text)

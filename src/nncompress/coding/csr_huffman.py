@@ -1,5 +1,6 @@
-"""Deep-Compression file (Han et al. 2015, as in paper 001): quantised weights, empty units
-removed, CSR with relative column indices, Huffman-coded values. Container kind "csr_huffman".
+"""The csr_huffman format, model.nnc (Deep Compression's, Han et al. 2015, as in paper 001):
+quantised weights, empty units removed, CSR with relative column indices, Huffman-coded values.
+Container kind "csr_huffman" (number 2 in the file).
 
 Payload:
     arch header (layout "widths", coding.arch: name, sizes, out-width of every layer after
