@@ -38,6 +38,7 @@ ONE = Job(1, 2.0)
 PLAN = {
     "mkl_table1": Job(1, 3.0, note="LeNet-5: 100k steps + 828 blocks x 100 fine-tuning steps; too small to share"),
     "mkl_figure1": Job(1, 3.0), "mkl_figure2": Job(1, 3.0), "mkl_figure3": Job(1, 3.0),
+    "mkl_coders": Job(1, 4.0, note="the first job of a budget trains (100k steps); 2^30 candidates a block at C=30"),
     "mkl_vgg16_cifar10": Job(4, 24.0, note="15 M variables; coding shares out with coding.round_blocks>1"),
     "ibc_table2": Job(1, 4.0, note="200 epochs of LeNet-300-100 / LeNet-5"),
     "pwfn_figure1": ONE, "pwfn_figure2": ONE, "pwfn_figure3": ONE, "pwfn_figure4": ONE, "pwfn_variants": ONE,
