@@ -82,3 +82,6 @@ def test_a_family_from_a_test_file_runs_writes_decodes_and_gets_a_frontier_row(t
 
     with pytest.raises(UserError, match="method family 'toy' has no prune curves .*'mkl'"):
         run_in_process([*SYNTHETIC, "task=prune_curve", f"run={run}"], tmp_path / "prune")
+    # a sweep dir: its runs without prune curves (and the decode task's dir) are passed over
+    with pytest.raises(UserError, match="no finished run with prune curves under"):
+        run_in_process([*SYNTHETIC, "task=prune_curve", f"run={tmp_path}"], tmp_path / "prune_sweep")
