@@ -78,7 +78,7 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
     try:
         fit_keys = family.fit(module, cfg, ctx, trainer) if fits else {}
     except Paused as exc:
-        return _paused(exc, run_dir)
+        return _paused(exc, run_dir, loggers)
     module.to(dm.device)
     module.setup("test")
     module.eval()
@@ -93,7 +93,7 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
         try:
             record.update(_export(cfg, family, module, ctx))
         except Paused as exc:
-            return _paused(exc, run_dir)
+            return _paused(exc, run_dir, loggers)
         record["test_error"] = record["test_error_compressed"]
 
     err_uncompressed = record["test_error_uncompressed"]
@@ -112,7 +112,9 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None) -> dict:
     return record
 
 
-def _paused(exc: Paused, run_dir: Path) -> dict:
+def _paused(exc: Paused, run_dir: Path, loggers) -> dict:
+    for lg in loggers:  # what was logged so far reaches metrics.csv (the resumed run keeps those rows)
+        lg.save()
     print(f"{exc}; state saved in {run_dir}. Resume with the same command and hydra.run.dir={run_dir}")
     return {"status": "paused", "test_error": None}
 
