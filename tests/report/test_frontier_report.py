@@ -3,11 +3,12 @@ points sweep laid out as Hydra writes it."""
 import json
 
 import numpy as np
+import pandas as pd
 from omegaconf import OmegaConf
 
 from nncompress.report.__main__ import main
 from nncompress.report.collect import collect
-from nncompress.report.papers.frontier import pareto_front, points, table
+from nncompress.report.papers.frontier import pareto_front, points, styles, table
 
 N = 431_080  # LeNet-5's parameters
 
@@ -140,3 +141,28 @@ def test_not_a_points_sweep_writes_nothing(tmp_path):
     assert points(collect(root)).empty
     assert main([str(root)]) == 0
     assert not list((root / "report").glob("frontier*"))
+
+
+def test_each_coder_of_miracle_gets_its_own_row_and_rd_splits_by_operation(tmp_path):
+    """Issue 23: the same posterior coded by MRC, ORC or PFR is three rows (the coder from the job's
+    config); rd's rows follow its operation. The labels and settings are the families' (Family.frontier)."""
+    rows = []
+    for coder, nbytes, err in (("mrc", 3151, 2.2), ("orc", 3151, 2.1), ("pfr", 2900, 2.4)):
+        d = tmp_path / coder
+        (d / ".hydra").mkdir(parents=True)
+        OmegaConf.save({"coding": {"name": coder, "bits_per_block": 20}, "block": 20}, d / ".hydra" / "config.yaml")
+        rows.append({"method": "meankl", "status": "ok", "point": f"meankl_{coder}", "run_dir": str(d),
+                     "dataset": "mnist", "arch": "lenet5", "n_params": N, "compressed_bytes": nbytes,
+                     "ratio_file": 32 * N / (8 * nbytes), "ratio_paper": 555.4, "test_error": err})
+    rows.append({"method": "rd", "status": "ok", "point": "rd_q", "run_dir": None, "dataset": "mnist",
+                 "arch": "lenet5", "n_params": N, "compressed_bytes": 60_000, "ratio_file": 28.7,
+                 "ratio_paper": 16.0, "test_error": 1.1, "operation": "quantize", "bits": 2, "importance": "hessian"})
+    pts = points(pd.DataFrame(rows)).set_index("point")
+    assert pts.loc["meankl_mrc", "label"] == "MIRACLE Mean-KL"
+    assert pts.loc["meankl_orc", "label"] == "MIRACLE Mean-KL (ORC)"
+    assert pts.loc["meankl_pfr", "label"] == "MIRACLE Mean-KL (PFR)"
+    assert set(pts.loc[["meankl_mrc", "meankl_orc", "meankl_pfr"], "setting"]) == {"block 20, 20 bits"}
+    assert pts.loc["rd_q", "label"] == "rd quantisation" and pts.loc["rd_q", "setting"] == "2 bits, hessian"
+    # ORC beats MRC at the same bytes; PFR has the fewest bytes; rd the lowest error
+    assert pts["front"].to_dict() == {"meankl_pfr": True, "meankl_orc": True, "meankl_mrc": False, "rd_q": True}
+    assert styles()["MIRACLE Mean-KL (ORC)"] != styles()["MIRACLE Mean-KL"]

@@ -5,12 +5,18 @@ A family is one package under `methods/` (one per paper: `mkl`, `ibc`, …) that
 
     family.check(cfg)                             bad settings refused before any work
     module = family.build(cfg, ctx)               the LightningModule, from config
-    trainer.fit(module) if family.trains          (families that compress without training skip it)
+    record |= family.fit(module, cfg, ctx, trainer)   the training phase if family.trains: Lightning's
+                                                  fit, or the family's own driver (PWFN's rounds)
     record |= family.describe(module, ctx)        results.json keys of the trained model
     payload, keys = family.export(module, cfg, ctx)   what `family.codec` writes, and results.json keys
                                                       (may raise core.errors.Paused; resumes on rerun)
     ... the codec writes the file, the task reads it back and evaluates what decodes ...
     record |= family.after_decode(module, decoded, cfg, ctx)   checks, extra artifacts and keys
+
+Training is separate from coding: `fit` trains and the module holds distributions; `export` turns
+the trained module into a payload and keeps any coding state of its own (`ctx.handover`), never on
+the module. Beside the run, a family owns its report rows (`frontier`, plain data that report/
+renders) and its prune-curve support (`prune_curves`, or a one-line refusal).
 
 `family.codec` names the codec (`coding.codec.CODECS`) that `coding=auto` picks, `family.codecs`
 any others its export can feed (chosen by `coding=NAME`); `schemas` are
@@ -73,6 +79,10 @@ class BuildContext:
     run_dir: Path
     init_from: Optional[Path] = None  # a trained baseline run dir (init_from resolved by tasks.pretrain)
     loggers: list = field(default_factory=list)
+    # What one phase of this run hands the next (fit -> export -> after_decode): e.g. the MRC
+    # encoder's coded blocks, PWFN's rounds. Here, not on the module (which holds distributions
+    # only) nor on the family object (shared by every run in the process).
+    handover: dict = field(default_factory=dict)
 
 
 class ExportCallback(L.Callback):
@@ -87,12 +97,13 @@ class Family:
     key: str = ""           # the paper key: mkl, ibc, …
     codec: str = "none"     # the codec `coding=auto` picks for this family's methods
     codecs: tuple = ()      # further codecs it can write instead (coding=NAME), e.g. mkl: ("orc", "pfr")
-    trains: bool = True     # False: post-training compression, no trainer.fit
+    trains: bool = True     # False: post-training compression, no training phase
     trains_with: tuple = ()  # coding keys that shape training too (trained_from's fingerprint), mkl: bits_per_block
     # True: under trainer=ddp every rank calls export (coding sharded across ranks); ranks > 0 get
     # (None, {}) back and rank 0 writes the file. False: ranks > 0 stop after training.
     shards_export: bool = False
     schemas: dict = {}      # {(config group, name): dataclass} for Hydra's ConfigStore
+    frontier: tuple = ()    # FrontierRows (methods/frontier_rows.py): its methods' rows on the frontier
 
     def check(self, cfg) -> None:
         """Refuse bad settings with a one-line UserError; runs before any work, even before
@@ -103,6 +114,23 @@ class Family:
 
     def describe(self, module, ctx: BuildContext) -> dict:
         return {}
+
+    def fit(self, module, cfg, ctx: BuildContext, trainer: L.Trainer) -> dict:
+        """The training phase (when `trains`): Lightning's fit, resumed from the run dir's last.ckpt
+        where one exists, then the trained state saved there. A family whose training is not one fit
+        (PWFN's train -> fix rounds) drives its own here, resumably (may raise Paused). Returns
+        results.json keys."""
+        last = last_checkpoint(ctx.run_dir)
+        trainer.fit(module, datamodule=ctx.dm, ckpt_path=str(last) if last.exists() else None)
+        # The trained network (periodic saves may stop short of the last step); the whole state, said
+        # explicitly (Lightning logs a note when weights_only is left unset).
+        trainer.save_checkpoint(last, weights_only=False)
+        return {}
+
+    def fit_started(self, ctx: BuildContext) -> bool:
+        """True when an interrupted training phase of the family's own resumes in this run dir (the
+        metrics it logged are kept); Lightning's fit resumes from last.ckpt by itself."""
+        return False
 
     def export_started(self, ctx: BuildContext) -> bool:
         """True when an interrupted export can resume (training is then not repeated)."""
@@ -116,6 +144,21 @@ class Family:
 
     def callbacks(self, cfg, ctx: BuildContext) -> list:
         return []
+
+    def prune_curves(self, run_dir: Path, cfg, pruning, dm) -> tuple:
+        """task=prune_curve on one finished run of this family (`cfg` its composed config,
+        `pruning` the task's pruning settings): (curves, sha256 of the weights they were measured
+        on). Families without a posterior to prune by refuse."""
+        raise UserError(f"task=prune_curve: method family '{self.key}' has no prune curves "
+                        f"(families with them: {sorted(k for k, f in FAMILIES.items() if f.has_prune_curves())})")
+
+    def has_prune_curves(self) -> bool:
+        return type(self).prune_curves is not Family.prune_curves
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    """Where the training phase keeps its resumable Lightning checkpoint."""
+    return Path(run_dir) / "checkpoints" / "last.ckpt"
 
 
 FAMILIES: dict = {}

@@ -13,6 +13,7 @@ from torch import nn
 
 from nncompress.core.errors import UserError
 from nncompress.methods.base import BuildContext, ClassifierModule, Family, register
+from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.models.coded import CodedNetwork
 
 OPTIMIZERS = ("adam", "sgd")
@@ -69,9 +70,15 @@ def load_baseline_into(net: nn.Module, path, spec) -> None:
     net.load_state_dict({**buffers, **{k: v.detach() for k, v in coded.expand(state["weights"]).items()}})
 
 
+WEIGHT_DECAY = (Knob("weight_decay", path="method.weight_decay"),)
+
+
 @register
 class BaselineFamily(Family):
     key, codec = "baseline", "none"
+    frontier = (FrontierRows("l2", "L2 (dense)", "s", "black", "weight decay {weight_decay}", WEIGHT_DECAY, dense=True),
+                FrontierRows("baseline", "baseline (dense)", "s", "grey", "weight decay {weight_decay}", WEIGHT_DECAY,
+                             dense=True))
 
     def build(self, cfg, ctx: BuildContext):
         m = cfg.method

@@ -1,6 +1,6 @@
 """task=train, the same for every family:
 
-    fit (if the family trains) -> family export -> codec write -> read back from disk
+    family fit (if the family trains) -> family export -> codec write -> read back from disk
     -> evaluate what decodes -> results.json
 
 `method.family` picks the family (`methods.base.FAMILIES`), the family names its codec, and
@@ -21,7 +21,7 @@ from nncompress.coding.codec import get_codec, read_file, write_file
 from nncompress.core.errors import Paused
 from nncompress.core.evaluation import test_error
 from nncompress.core.results import write_results
-from nncompress.methods.base import BuildContext, ExportCallback, get_family
+from nncompress.methods.base import BuildContext, ExportCallback, Family, get_family, last_checkpoint
 from nncompress.models.coded import CodedNetwork
 from nncompress.tasks.builders import (
     build_datamodule,
@@ -64,48 +64,50 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
                        init_from=Path(init_from).expanduser() if init_from else None)
     # A run started again with the same run dir (killed, or paused while coding) goes on where it stopped:
     # training from its periodic last.ckpt, or an interrupted export without training again.
-    last = run_dir / "checkpoints" / "last.ckpt"
+    last = last_checkpoint(run_dir)
     exporting = family.export_started(ctx)
     fits = family.trains and not exporting
     resume_step = checkpoint_step(last) if fits and last.exists() else 0
     if rank_zero_only.rank == 0:  # (trainer=ddp: the other ranks run this function too)
-        keep_csv_rows(loggers, run_dir, before=math.inf if exporting else resume_step)
+        keep_csv_rows(loggers, run_dir, before=math.inf if exporting or family.fit_started(ctx) else resume_step)
     module = family.build(cfg, ctx)
     record = {"task": "train", "method": cfg.method.name, "model": cfg.model.name, "arch": cfg.model.arch,
               "dataset": cfg.dataset.name, "seed": int(cfg.seed), "train_steps": int(cfg.method.train_steps),
               "scale": cfg.scale.name, "n_params": network.n_params, "n_coded_params": network.n_coded}
-    if fits:
+    if fits and type(family).fit is Family.fit:  # Lightning's fit (a family's own driver resumes by itself)
         record["resumed_from_step"] = resume_step  # 0: trained from the start in this process
     if cfg.get("trained_from"):
         record["trained_from"] = str(cfg.trained_from)  # the run whose trained state this run coded
 
     trainer = build_trainer(cfg, run_dir, loggers, dm.has_val, callbacks=family.callbacks(cfg, ctx))
-    if fits:
-        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if last.exists() else None)
-        # The trained network (periodic saves may stop short of the last step); the whole state, said
-        # explicitly (Lightning logs a note when weights_only is left unset).
-        trainer.save_checkpoint(last, weights_only=False)
-    if trainer.global_rank != 0 and not (family.shards_export and cfg.coding.name != "none"):
+    try:
+        fit_keys = family.fit(module, cfg, ctx, trainer) if fits else {}
+    except Paused as exc:
+        return _paused(exc, run_dir, loggers)
+    if trainer.global_rank != 0 and not (family.shards_export and code and cfg.coding.name != "none"):
         return {"status": "worker", "rank": trainer.global_rank}  # rank 0 evaluates, exports and writes
     module.to(dm.device)
     module.setup("test")
     module.eval()
     record["train_seconds"] = time.perf_counter() - start
-    err_uncompressed = test_error(module.predict, None, dm.test_dataloader())
-    record.update(test_error_uncompressed=err_uncompressed, test_error=err_uncompressed, **family.describe(module, ctx))
+    err = test_error(module.predict, None, dm.test_dataloader())
+    # fit_keys may say what the uncompressed network is (PWFN: the baseline before its rounds)
+    record.update(test_error_uncompressed=err, test_error=err)
+    record.update(fit_keys)
+    record.update(family.describe(module, ctx))
 
     if code and cfg.coding.name != "none":
         try:
             exported = _export(cfg, family, module, ctx)
         except Paused as exc:
-            print(f"{exc}; state saved in {run_dir}. Resume with the same command and hydra.run.dir={run_dir}")
-            return {"status": "paused", "test_error": None}
+            return _paused(exc, run_dir, loggers)
         if exported is None:  # a rank > 0 of a sharded export: its share is with rank 0, which writes
             return {"status": "worker", "rank": trainer.global_rank}
         record.update(exported)
         record["test_error"] = record["test_error_compressed"]
 
-    step = int(cfg.method.train_steps)
+    err_uncompressed = record["test_error_uncompressed"]
+    step = int(record["train_steps"])
     _log_metrics(loggers, {"test/error_uncompressed": err_uncompressed, "test/error": record["test_error"]},
                  step=step + 1)
     for cb in trainer.callbacks:
@@ -118,6 +120,13 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
     finish_wandb(loggers, write_results(run_dir, record))
     log.info("test error %.2f %% (uncompressed %.2f %%)", record["test_error"], err_uncompressed)
     return record
+
+
+def _paused(exc: Paused, run_dir: Path, loggers) -> dict:
+    for lg in loggers:  # what was logged so far reaches metrics.csv (the resumed run keeps those rows)
+        lg.save()
+    print(f"{exc}; state saved in {run_dir}. Resume with the same command and hydra.run.dir={run_dir}")
+    return {"status": "paused", "test_error": None}
 
 
 MODEL_START = "model"  # init_from=model

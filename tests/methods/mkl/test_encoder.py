@@ -28,29 +28,48 @@ def _encode(tmp_path, name, state=None, stop_after=None, bits=8, seed=0):
     payload = enc.run()
     path = tmp_path / name
     write_file(path, get_codec("mrc"), payload, module.network.n_params)
-    return module, path
+    return module, path, enc
 
 
 def test_encode_decode_round_trip(tmp_path):
-    module, path = _encode(tmp_path, "a.mrc")
+    module, path, enc = _encode(tmp_path, "a.mrc")
     codec, decoded = read_file(path)
     assert codec.name == "mrc" and decoded.network.spec == TINY and decoded.n_params == 431080
-    assert decoded.weights_sha256 == weights_sha256(module.fixed_values)
+    assert enc.coded.all_done() and bool(enc.coded.fixed.all())
+    assert decoded.weights_sha256 == weights_sha256(enc.coded.values)
     x = torch.randn(8, 1, 28, 28)
-    assert torch.equal(decoded(x), module.network(x, module.fixed_values))
+    assert torch.equal(decoded(x), module.network(x, enc.coded.values))
+    # the coding state is the encoder's: the module holds its distributions only
+    assert not {"fixed", "fixed_values", "block_done", "coded_mu", "coded_sigma"} & set(module.state_dict())
+    assert torch.equal(module.eval_weights(), module.moments()[0])
     # 46 indices of 8 bits = 46 bytes; the rest (spec, seed, sizes, 4 scales, framing) stays small.
     assert path.stat().st_size - 10 - 46 <= 48
 
 
 def test_same_seed_same_bytes_and_resume_is_identical(tmp_path):
-    _, ref = _encode(tmp_path, "ref.mrc")
-    _, again = _encode(tmp_path, "again.mrc")
+    _, ref, _ = _encode(tmp_path, "ref.mrc")
+    _, again, _ = _encode(tmp_path, "again.mrc")
     assert ref.read_bytes() == again.read_bytes()
     state = tmp_path / "coding_state.pt"
     with pytest.raises(KeyboardInterrupt):
         _encode(tmp_path, "cut.mrc", state=state, stop_after=20)
     assert torch.load(state, weights_only=False)["next_block"] == 21
-    _, resumed = _encode(tmp_path, "resumed.mrc", state=state)
+    _, resumed, _ = _encode(tmp_path, "resumed.mrc", state=state)
+    assert resumed.read_bytes() == ref.read_bytes()
+
+
+def test_a_coding_state_written_with_the_coded_buffers_on_the_module_still_resumes(tmp_path):
+    """coding_state.pt files from before the coded state moved to the encoder keep resuming."""
+    _, ref, _ = _encode(tmp_path, "ref.mrc")
+    state = tmp_path / "coding_state.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _encode(tmp_path, "cut.mrc", state=state, stop_after=10)
+    old = torch.load(state, weights_only=False)
+    coded = old.pop("coded")
+    old["module"].update(fixed=coded["fixed"], fixed_values=coded["values"], block_done=coded["done"],
+                         coded_mu=coded["mu"], coded_sigma=coded["sigma"])
+    torch.save(old, state)
+    _, resumed, _ = _encode(tmp_path, "resumed.mrc", state=state)
     assert resumed.read_bytes() == ref.read_bytes()
 
 

@@ -4,6 +4,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from nncompress.methods.mkl.coded import CodedBlocks
 from nncompress.methods.mkl.module import MiracleModule
 from nncompress.models.coded import CodedNetwork
 from nncompress.models.spec import ArchSpec
@@ -18,8 +19,13 @@ def test_annealing_rule_per_block():
     kl[::2] += 1.0  # even blocks over budget
     kl[1::2] -= 1.0
     m._last_block_kl = kl
-    m.block_done[0] = True  # a coded block keeps its beta
-    m.anneal_beta()
+    m.anneal_beta()  # training: every block anneals
+    assert torch.allclose(m.beta[::2], torch.tensor(1e-8 * (1 + 5e-5)))
+    assert torch.allclose(m.beta[1::2], torch.tensor(1e-8 / (1 + 5e-5)))
+    m.beta.fill_(1e-8)
+    coded = CodedBlocks(m.network.n_coded, nb)
+    coded.done[0] = True  # coding: a coded block keeps its beta
+    m.anneal_beta(coded)
     assert m.beta[0] == torch.tensor(1e-8)
     assert torch.allclose(m.beta[2::2], torch.tensor(1e-8 * (1 + 5e-5)))
     assert torch.allclose(m.beta[1::2], torch.tensor(1e-8 / (1 + 5e-5)))
@@ -42,13 +48,22 @@ def test_losses():
 
 
 def test_fixed_blocks_use_their_values():
-    m = MiracleModule(CodedNetwork(TINY), "meankl", block_size=30)
+    torch.manual_seed(0)
+    m = MiracleModule(CodedNetwork(TINY), "meanvar", block_size=30)
+    coded = CodedBlocks(m.network.n_coded, m.partition.n_blocks)
     members = m.partition.members(0)
-    m.fix_block(0, members, torch.ones(len(members)), torch.zeros(len(members)), torch.ones(len(members)))
+    coded.fix(0, members, torch.ones(len(members)), torch.zeros(len(members)), torch.ones(len(members)))
     mu, sigma, _ = m.moments()
-    w = m.sample_weights(mu, sigma)
+    w = m.sample_weights(mu, sigma, coded=coded)
     assert torch.equal(w[members], torch.ones(len(members)))
-    assert torch.equal(m.eval_weights()[members], torch.ones(len(members)))
+    free = torch.ones(m.network.n_coded, dtype=torch.bool)
+    free[members] = False
+    assert not torch.equal(w[free], mu[free])  # the rest is sampled
+    # the done block leaves Mean-Var's sum over blocks; the module itself never changes
+    x, y = torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    loss, ce, kl_b = m.objective(x, y, generator=torch.Generator().manual_seed(1), coded=coded)
+    assert torch.allclose(loss, ce + (m.beta * kl_b)[1:].sum())
+    assert torch.equal(m.eval_weights(), mu)
 
 
 def test_budget_warmup_schedule():
@@ -73,9 +88,8 @@ def test_budget_warmup_kl_at_step_0_and_at_coding():
     m.on_train_end()  # evaluation and coding see the paper's budget
     kl_bits = m.block_kl(*m.moments()) / math.log(2)
     assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
-    m.budget_scale = 4.0
-    m.coding = True  # a resumed encoder never sees a warm-up budget
-    kl_bits = m.block_kl(*m.moments()) / math.log(2)
+    m.budget_scale = 4.0  # a resumed encoder never sees a warm-up budget: it asks for C_block
+    kl_bits = m.block_kl(*m.moments(budget_scale=1.0)) / math.log(2)
     assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
 
 
@@ -154,10 +168,9 @@ def test_block_moments_equal_the_full_moments_of_the_block():
                           partition_seed=3)
         with torch.no_grad():
             m.posterior.gamma.normal_() if posterior == "meankl" else m.posterior.log_sigma.normal_(-3, 1)
-        m.coding = True
-        mu, sigma, rho = m.moments()
+        mu, sigma, rho = m.moments(budget_scale=1.0)
         for b in (0, 5, m.partition.n_blocks - 1):
             members = m.partition.members(b)
-            got = m.block_moments(members)
+            got = m.block_moments(members, budget_scale=1.0)
             for full, part in zip((mu, sigma, rho), got):
                 torch.testing.assert_close(part, full[members], rtol=1e-6, atol=0)

@@ -3,6 +3,7 @@ baseline, all ten rounds, the file decoded in a fresh process to the same error)
 CIFAR-10 chain on small format-true archives (init_from=auto -> pwfn -> model.cbk -> decode). The
 runs go through the task in this process (tests/helpers.py: run_in_process), the decodes through
 run.py in a fresh one."""
+import csv
 import json
 
 import pytest
@@ -59,3 +60,24 @@ def test_resnet18_chain_on_synthetic_cifar10_archives(tmp_path):
     assert results["model"] == "resnet18" and results["n_fixable"] == 11_164_362 == results["n_coded_entries"]
     assert results["fraction_fixed"] == 1.0 and results["decoded_equals_fixed"]
     assert results["raw_bits"] > 0  # BatchNorm parameters and statistics travel raw
+
+
+def test_rounds_are_the_training_phase_a_paused_run_resumes_to_the_same_file(tmp_path):
+    """The rounds run in the family's fit (training), not in export: a run stopped after a round
+    (method.stop_after_round) writes no file, and the same command in the same dir resumes the rounds
+    and writes the bytes of an uninterrupted run; the metrics of the first part are kept."""
+    base = ["dataset=synthetic", "scale=quick", "model=lenet300_100", "method=pwfn", "init_from=auto",
+            f"paths.pretrained_dir={tmp_path / 'pre'}", "model.train.steps.quick=10", "method.steps.quick=2",
+            "method.epochs_per_round=1", "method.schedule=[0.5,0.9,1.0]", *QUIET]
+    straight = run_in_process(base, tmp_path / "straight")
+    run = tmp_path / "stopped"
+    paused = run_in_process([*base, "method.stop_after_round=0"], run)
+    assert paused["status"] == "paused" and not (run / "model.cbk").exists() and (run / "pwfn_rounds.pt").exists()
+    resumed = run_in_process([*base, "method.stop_after_round=0"], run)
+    assert (run / "model.cbk").read_bytes() == (tmp_path / "straight" / "model.cbk").read_bytes()
+    for key in ("test_error_uncompressed", "test_error", "train_steps", "n_rounds", "unique_values"):
+        assert resumed[key] == straight[key], key
+    assert resumed["n_rounds"] == 3 and resumed["fraction_fixed"] == 1.0
+    with (run / "metrics.csv").open() as f:  # round 0's row, logged before the pause, is kept
+        rounds = sorted(float(r["round/round"]) for r in csv.DictReader(f) if r.get("round/round"))
+    assert rounds == [0.0, 1.0, 2.0]

@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 from nncompress.core.errors import UserError
 from nncompress.methods.base import BuildContext, Family, check_kwargs, register
 from nncompress.methods.baseline import load_baseline_into
+from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.methods.ibc.export import build_compressed
 from nncompress.methods.ibc.module import IbcModule
 from nncompress.methods.ibc.objectives import SparseVDKL
@@ -35,9 +36,16 @@ def build_module(net, n_train: int, terms, module_cfg: dict) -> IbcModule:
     return IbcModule(net, n_train=n_train, kl=kl, mixture=mixture if "mixture" in terms else None, **kwargs)
 
 
+TAU1, TAU2 = Knob("tau1", path="method.module.tau1"), Knob("tau2", path="method.module.tau2")
+
+
 @register
 class IbcFamily(Family):
     key, codec = "ibc", "csr_huffman"
+    # ratio_paper: Deep Compression's counted bits (coding/deep_compression.py)
+    frontier = (FrontierRows("vd", "sparse VD", "^", "tab:orange", "τ₁ {tau1}", (TAU1,)),
+                FrontierRows("sws", "SWS", "v", "tab:red", "τ₂ {tau2}", (TAU2,)),
+                FrontierRows("vd_sws", "VD+SWS", "D", "tab:brown", "τ₁ {tau1}, τ₂ {tau2}", (TAU1, TAU2)))
 
     def build(self, cfg, ctx: BuildContext) -> IbcModule:
         net = ctx.network.spec.build()

@@ -8,7 +8,9 @@ so a run resumed from the state saved after a round continues exactly as an unin
 would, and writes the identical file. Under trainer=ddp the searches of a round are shared out
 across the ranks (`methods.mkl.sharding`), and the file is byte-identical for any number of them.
 
-The encoder drives any `Codable` model (below), not a particular LightningModule; its settings
+The encoder drives any `Codable` model (below), not a particular LightningModule, and owns the
+coded state (`coded.CodedBlocks`: decoded values, done blocks, the moments each block was coded
+from); the model keeps its distributions and is fine-tuned through `objective(..., coded=)`. Its settings
 are `MRCSettings`, which is also the schema of `coding=mrc|orc|pfr` (conf/coding/*.yaml). The
 coders share the candidates and differ in how a block's index is chosen and written: `mrc`
 (`coding.search`), `orc` (`coding.orc`) and `pfr` (`coding.pfr`).
@@ -35,6 +37,7 @@ from nncompress.core import generator as G
 from nncompress.core.blocks import BlockPartition
 from nncompress.core.errors import Paused
 from nncompress.core.units import LN2
+from nncompress.methods.mkl.coded import CodedBlocks
 from nncompress.methods.mkl.sharding import Ranks, round_size, rounds
 from nncompress.priors.gaussian import gaussian_kl
 
@@ -121,18 +124,15 @@ class Codable(Protocol):
     """What the encoder needs of a model (methods.mkl.module.MiracleModule is one)."""
 
     kind: str
-    coding: bool  # set while coding (e.g. Mean-Var anneals at its coding rate)
     partition: BlockPartition
     prior: torch.nn.Module  # per-layer coding scales: .rho(), .freeze()
     network: torch.nn.Module  # .n_coded, .spec
-    block_done: torch.Tensor
     device: torch.device
 
-    def moments(self) -> tuple: ...  # (mu, sigma, rho) per coded variable
-    def block_moments(self, members) -> tuple: ...  # the same for one block's members, in O(block)
-    def objective(self, x, y, generator=None) -> tuple: ...  # (loss, ...)
-    def after_step(self) -> None: ...  # after each optimiser step
-    def fix_block(self, b: int, members, values, mu, sigma) -> None: ...
+    def block_moments(self, members, budget_scale=None) -> tuple: ...  # (mu, sigma, rho) of one block, O(block)
+    # (loss, ...) of a batch, coded variables at their decoded values and done blocks out of the loss
+    def objective(self, x, y, generator=None, coded: CodedBlocks = None) -> tuple: ...
+    def after_step(self, coded: CodedBlocks = None) -> None: ...  # after each optimiser step
     def trainable_parameters(self) -> list: ...
 
 
@@ -148,6 +148,7 @@ class MRCEncoder:
         self.state_path = Path(state_path) if state_path else None
         self.on_block = on_block
         self.optimizer = None
+        self.coded = CodedBlocks(module.network.n_coded, module.partition.n_blocks, module.device)
         self.indices: list = []
         self.stats = {"search_seconds": 0.0, "finetune_seconds": 0.0, "block_seconds": 0.0, "kl_bits": [],
                       "log_ratio": [], "rescored": []}
@@ -173,7 +174,8 @@ class MRCEncoder:
         if self.state_path is None or self.ranks.rank != 0:
             return
         state = {"fingerprint": self.fingerprint(), "next_block": next_block, "indices": self.indices,
-                 "module": self.m.state_dict(), "optimizer": self.optimizer.state_dict(), "stats": self.stats}
+                 "module": self.m.state_dict(), "coded": self.coded.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "stats": self.stats}
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.state_path)
@@ -182,7 +184,9 @@ class MRCEncoder:
         if self.state_path is None or not self.state_path.exists():
             return 0
         state = torch.load(self.state_path, map_location=self.m.device, weights_only=False)
-        self.m.load_state_dict(state["module"])
+        module_state, legacy = CodedBlocks.split_legacy(state["module"])
+        self.m.load_state_dict(module_state)
+        self.coded.load_state_dict(state.get("coded", legacy))
         if state["fingerprint"] != self.fingerprint():
             raise RuntimeError(f"{self.state_path} was written by a different configuration; "
                                "delete it or use another run dir")
@@ -212,22 +216,22 @@ class MRCEncoder:
 
     def finetune(self, block: int):
         steps = self.cfg.finetune_steps
-        if steps <= 0 or bool(self.m.block_done.all()):
+        if steps <= 0 or self.coded.all_done():
             return
         g = self._generator(block, 100)
         self.m.train()
         for _ in range(steps):
             x, y = self._batch(g)
-            loss, _, _ = self.m.objective(x, y, generator=g)
+            loss, _, _ = self.m.objective(x, y, generator=g, coded=self.coded)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            self.m.after_step()
+            self.m.after_step(self.coded)
 
     def _moments(self, b: int) -> tuple:
         members = self.m.partition.members(b)
         with torch.no_grad():
-            mu, sigma, rho = self.m.block_moments(members)
+            mu, sigma, rho = self.m.block_moments(members, budget_scale=1.0)  # coding sees C_block
         return members, mu, sigma, rho
 
     def _search(self, b: int, mu, sigma, rho) -> Found:
@@ -240,7 +244,7 @@ class MRCEncoder:
     def _fix(self, b: int, members, mu, sigma, rho, found: Found) -> float:
         kl_bits = float(gaussian_kl(mu, sigma, rho).sum()) / LN2
         values = materialise(self.seed, b, found.index, rho)
-        self.m.fix_block(b, members, values.to(self.m.device), mu, sigma)
+        self.coded.fix(b, members, values.to(self.m.device), mu, sigma)
         self.indices.append(found.index)
         self.stats["kl_bits"].append(kl_bits)
         self.stats["log_ratio"].append(found.log_ratio)
@@ -280,10 +284,9 @@ class MRCEncoder:
         """The payload (rank 0; None on the other ranks). Raises Paused after `stop_after` blocks."""
         m, ranks = self.m, self.ranks
         m.prior.freeze()
-        m.coding = True
         self.optimizer = torch.optim.Adam(m.trainable_parameters(), lr=self.lr)
         start = ranks.agree(self._resume())  # rank 0's state file wins (no shared file system needed)
-        ranks.broadcast_state(m)
+        ranks.broadcast_state(m, self.coded.tensors())
         nb = m.partition.n_blocks
         if self.fused and start < nb:
             self._compile_ahead()
@@ -297,7 +300,7 @@ class MRCEncoder:
             t_block = time.perf_counter()
             coded = self.code_round(lo, hi)
             t0 = time.perf_counter()
-            if self.cfg.finetune_steps > 0 and not bool(m.block_done.all()):
+            if self.cfg.finetune_steps > 0 and not self.coded.all_done():
                 if lead:
                     self.finetune(hi - 1)
                 ranks.broadcast_state(m)  # the other ranks search the next round from rank 0's state

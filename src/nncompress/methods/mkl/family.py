@@ -9,11 +9,13 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from nncompress.coding.codec import get_codec, read_file
 from nncompress.coding.mrc import MAX_BLOCK
 from nncompress.core.errors import UserError
 from nncompress.core.evaluation import weights_sha256
 from nncompress.core.units import LN2
 from nncompress.methods.base import BuildContext, Family, check_kwargs, register
+from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.methods.mkl.callbacks import PosteriorHistograms, PruningCurvesPlot
 from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings, PrewarmSearchKernel
 from nncompress.methods.mkl.module import MiracleModule, check_schedule
@@ -29,6 +31,20 @@ def mrc_settings(cfg) -> MRCSettings:
     return MRCSettings(**coding)
 
 
+def frontier_rows() -> tuple:
+    """A row kind per posterior and coder (issue 23: the frontier gains a row for each coder); the
+    paper's accounting (ratio_paper) counts the block indices only."""
+    knobs = (Knob("block", "block_size", "block"), Knob("bits", "bits_per_block", "coding.bits_per_block"))
+    coder = Knob("coder", "coder", "coding.name")
+    rows = []
+    for method, name, colour in (("meanvar", "Mean-Var", "tab:blue"), ("meankl", "Mean-KL", "tab:cyan")):
+        for code, marker in (("orc", "h"), ("pfr", "p")):  # before MRC's, which has no condition
+            rows.append(FrontierRows(method, f"MIRACLE {name} ({code.upper()})", marker, colour,
+                                     "block {block}, {bits} bits", knobs, when=((coder, code),)))
+        rows.append(FrontierRows(method, f"MIRACLE {name}", "o", colour, "block {block}, {bits} bits", knobs))
+    return tuple(rows)
+
+
 @register
 class MklFamily(Family):
     key, codec = "mkl", "mrc"
@@ -36,6 +52,7 @@ class MklFamily(Family):
     codecs = ("orc", "pfr")  # coding=orc|pfr: the same posterior, coded by ordered random coding or PFR
     trains_with = ("bits_per_block",)  # the block KL budget C_block the posterior is trained to
     schemas = {("coding", "mrc_schema"): MRCSettings}
+    frontier = frontier_rows()
 
     @staticmethod
     def schedule(m) -> dict:
@@ -97,6 +114,7 @@ class MklFamily(Family):
         payload = encoder.run()  # raises core.errors.Paused after coding.stop_after blocks
         if payload is None:  # a rank > 0: its blocks went to rank 0, which writes the file
             return None, {}
+        ctx.handover["coded"] = encoder.coded  # what after_decode checks the file against
         stats = encoder.stats
         searched = {} if "searched" not in stats else {
             # ORC, PFR: candidates scored per block (the search stops once no later one can win);
@@ -117,10 +135,11 @@ class MklFamily(Family):
             "coding_seconds": time.perf_counter() - t0}
 
     def after_decode(self, module: MiracleModule, decoded, cfg, ctx: BuildContext) -> dict:
-        if decoded.weights_sha256 != weights_sha256(module.fixed_values):
+        coded = ctx.handover["coded"]
+        if decoded.weights_sha256 != weights_sha256(coded.values):
             raise RuntimeError("decoded weights differ from the encoder's: the coder is not bit-exact")
         network = ctx.network
-        mu, log_sigma = module.coded_mu.cpu(), module.coded_sigma.clamp_min(1e-30).log().cpu()
+        mu, log_sigma = coded.mu.cpu(), coded.sigma.clamp_min(1e-30).log().cpu()
         np.savez(ctx.run_dir / "posterior.npz", mu=mu.numpy(), log_sigma=log_sigma.numpy(),
                  sample=decoded.weights.cpu().numpy(), layer=network.layer_of.cpu().numpy(),
                  layer_names=np.array(network.layer_names))
@@ -134,3 +153,19 @@ class MklFamily(Family):
     def callbacks(self, cfg, ctx: BuildContext) -> list:
         prewarm = [PrewarmSearchKernel(mrc_settings(cfg))] if cfg.coding.name in (self.codec, *self.codecs) else []
         return [*prewarm, PosteriorHistograms(ctx.run_dir), PruningCurvesPlot(ctx.run_dir)]
+
+    def prune_curves(self, run_dir, cfg, pruning, dm) -> tuple:
+        """On what the decoder rebuilds from the run's file (never the means), pruned by the posterior
+        each variable was coded from (posterior.npz, written by after_decode)."""
+        name = cfg.coding.name
+        path = run_dir / (get_codec(name).filename if name in (self.codec, *self.codecs) else "?")
+        if not path.exists() or not (run_dir / "posterior.npz").exists():
+            raise UserError(f"task=prune_curve: {run_dir} holds no coded file and posterior.npz (coding={name}); "
+                            f"prune curves need a coded run")
+        _, decoded = read_file(path)
+        post = np.load(run_dir / "posterior.npz")
+        mu, sigma = torch.from_numpy(post["mu"]), torch.from_numpy(post["log_sigma"]).exp()
+        decoded.to(dm.device)
+        curves = accuracy_curves(decoded.network, decoded.weights, mu, sigma, dm.test_dataloader(),
+                                 pruning.strategies, fractions(**pruning.fractions), pruning.repeats, pruning.seed)
+        return curves, decoded.weights_sha256

@@ -2,7 +2,9 @@
 
 Mean-Var anneals one KL weight beta_b per block toward the block budget (paper 000, sec. 4);
 Mean-KL holds every block's KL at the budget by construction, so its loss is cross-entropy
-alone. Coded blocks are fixed to their decoded values and drop out of the objective.
+alone. The module holds the distributions only: what the coder has fixed (decoded values, done
+blocks) is the encoder's `coded.CodedBlocks`, which the objective takes while fine-tuning between
+blocks (coded blocks use their decoded values and drop out of the objective).
 
 Budget warm-up (Mean-KL, an option beyond the paper, on at scale=quick): the block budget starts
 at `budget_warmup_factor` times C_block and falls geometrically to C_block by step
@@ -75,15 +77,7 @@ class MiracleModule(ClassifierModule):
             network.init_vector(), log_sigma_init=log_sigma_init, rho_init=rho0,
             partition=self.partition, kappa_block=self.budget_nats, halley_steps=halley_steps,
             init_budget_scale=self.budget_scale)
-        n, nb = network.n_coded, self.partition.n_blocks
-        self.register_buffer("beta", torch.full((nb,), float(beta_init)))
-        self.register_buffer("fixed", torch.zeros(n, dtype=torch.bool))
-        self.register_buffer("fixed_values", torch.zeros(n))
-        self.register_buffer("block_done", torch.zeros(nb, dtype=torch.bool))
-        # The distribution each variable was coded from (for Figure 1 and KL pruning).
-        self.register_buffer("coded_mu", torch.zeros(n))
-        self.register_buffer("coded_sigma", torch.zeros(n))
-        self.coding = False
+        self.register_buffer("beta", torch.full((self.partition.n_blocks,), float(beta_init)))
         self._last_block_kl = None
 
     # -- distributions ------------------------------------------------------------------
@@ -99,59 +93,69 @@ class MiracleModule(ClassifierModule):
     def rho_per_var(self) -> torch.Tensor:
         return self.prior.rho()[self.network.layer_of]
 
-    def moments(self):
-        """(mu, sigma, rho) per coded variable."""
+    def moments(self, budget_scale: float | None = None):
+        """(mu, sigma, rho) per coded variable; budget_scale None: the training schedule's
+        (`budget_scale`), 1 for coding (the coder always sees C_block)."""
         rho = self.rho_per_var()
-        scale = 1.0 if self.coding else self.budget_scale
+        scale = self.budget_scale if budget_scale is None else budget_scale
         mu, sigma = self.posterior.moments(rho, self.partition, budget_scale=scale)
         return mu, sigma, rho
 
-    def block_moments(self, members: torch.Tensor):
-        """(mu, sigma, rho) of one block's members, as moments()[members] while coding, in O(block)."""
+    def block_moments(self, members: torch.Tensor, budget_scale: float | None = None):
+        """(mu, sigma, rho) of one block's members, as moments(budget_scale)[members], in O(block)."""
         rho = self.prior.rho()[self.network.layer_of[members]]
-        mu, sigma = self.posterior.block_moments(members, rho, budget_scale=1.0 if self.coding else self.budget_scale)
+        scale = self.budget_scale if budget_scale is None else budget_scale
+        mu, sigma = self.posterior.block_moments(members, rho, budget_scale=scale)
         return mu, sigma, rho
 
     def block_kl(self, mu, sigma, rho) -> torch.Tensor:
         return self.partition.block_sum(gaussian_kl(mu, sigma, rho))
 
-    def sample_weights(self, mu, sigma, generator=None) -> torch.Tensor:
+    def sample_weights(self, mu, sigma, generator=None, coded=None) -> torch.Tensor:
+        """w = mu + sigma * eps (the reparameterisation), the decoded values where `coded` fixed them."""
         eps = torch.randn(mu.shape, device=mu.device, generator=generator)
-        return torch.where(self.fixed, self.fixed_values, mu + sigma * eps)
+        w = mu + sigma * eps
+        return w if coded is None else coded.weights(w)
 
     def eval_weights(self) -> torch.Tensor:
-        """Posterior means where not yet coded, decoded values where coded."""
+        """The posterior means (what a coded run decodes to is the encoder's, `CodedBlocks.values`)."""
         mu, _, _ = self.moments()
-        return torch.where(self.fixed, self.fixed_values, mu)
+        return mu
 
     # -- objective ----------------------------------------------------------------------
-    def objective(self, x, y, generator=None):
-        mu, sigma, rho = self.moments()
-        logits = self.network(x, self.sample_weights(mu, sigma, generator))
+    def objective(self, x, y, generator=None, coded=None):
+        """Cross-entropy of a sample, plus for Mean-Var sum_b beta_b KL_b over the open blocks
+        (paper 000, sec. 4). `coded` (the encoder's `CodedBlocks`, while fine-tuning between
+        blocks): coded variables take their decoded values, done blocks leave the sum, and the
+        budget is C_block (no warm-up)."""
+        mu, sigma, rho = self.moments(None if coded is None else 1.0)
+        logits = self.network(x, self.sample_weights(mu, sigma, generator, coded))
         ce = F.cross_entropy(logits, y)
         kl_b = self.block_kl(mu, sigma, rho)
-        open_blocks = ~self.block_done
         loss = ce
         if self.kind == "meanvar":
-            loss = ce + (self.beta * kl_b)[open_blocks].sum()
+            terms = self.beta * kl_b
+            loss = ce + (terms if coded is None else terms[~coded.done]).sum()
         self._last_block_kl = kl_b.detach()
         return loss, ce, kl_b
 
     @torch.no_grad()
-    def anneal_beta(self):
-        """Paper 000 / Havasi et al.: beta_b grows while KL_b exceeds the budget, else shrinks."""
+    def anneal_beta(self, coded=None):
+        """Paper 000 / Havasi et al.: beta_b grows by (1 + eps) while KL_b exceeds the budget, else
+        shrinks by it; eps is beta_eps_coding while coding (`coded` given), and coded blocks keep theirs."""
         if self.kind != "meanvar" or self._last_block_kl is None:
             return
-        eps = self.beta_eps_coding if self.coding else self.beta_eps
+        eps = self.beta_eps_coding if coded is not None else self.beta_eps
         over = self._last_block_kl > self.budget_nats
         factor = torch.where(over, torch.tensor(1.0 + eps, device=self.beta.device),
                              torch.tensor(1.0 / (1.0 + eps), device=self.beta.device))
-        self.beta.copy_(torch.where(self.block_done, self.beta, self.beta * factor))
+        new = self.beta * factor
+        self.beta.copy_(new if coded is None else torch.where(coded.done, self.beta, new))
 
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss, ce, kl_b = self.objective(x, y)
-        open_kl = kl_b[~self.block_done]
+        open_kl = kl_b
         self.log("train/ce", ce, prog_bar=True)
         self.log("train/loss", loss)
         self.log("train/kl_bits", open_kl.sum() / LN2, prog_bar=True)
@@ -174,9 +178,9 @@ class MiracleModule(ClassifierModule):
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.anneal_beta()
 
-    def after_step(self):
-        """The encoder's fine-tuning steps anneal as training does."""
-        self.anneal_beta()
+    def after_step(self, coded=None):
+        """The encoder's fine-tuning steps anneal as training does (at the coding rate)."""
+        self.anneal_beta(coded)
 
     def trainable_parameters(self):
         return [p for p in self.parameters() if p.requires_grad]
@@ -193,12 +197,3 @@ class MiracleModule(ClassifierModule):
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, linear_decay(self.lr_decay_start, self.lr_decay_steps, self.lr_final_factor))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    # -- coding support -----------------------------------------------------------------
-    @torch.no_grad()
-    def fix_block(self, b: int, members, values, mu, sigma) -> None:
-        self.coded_mu[members] = mu.to(self.coded_mu)
-        self.coded_sigma[members] = sigma.to(self.coded_sigma)
-        self.fixed[members] = True
-        self.fixed_values[members] = values.to(self.fixed_values)
-        self.block_done[b] = True

@@ -109,14 +109,15 @@ class Ranks:
             merged.update(part)
         return merged
 
-    def broadcast_state(self, module: torch.nn.Module) -> None:
-        """Every parameter and buffer of `module` as rank 0 holds it (after its fine-tuning)."""
+    def broadcast_state(self, module: torch.nn.Module, extra: tuple = ()) -> None:
+        """Every parameter and buffer of `module`, and the `extra` tensors (the encoder's coded
+        blocks, on resume), as rank 0 holds them (after its fine-tuning or its state file)."""
         if self.world == 1:
             return
         import torch.distributed as dist
 
         with torch.no_grad():
-            for tensor in module.state_dict(keep_vars=True).values():
+            for tensor in [*module.state_dict(keep_vars=True).values(), *extra]:
                 data = tensor.data if isinstance(tensor, torch.nn.Parameter) else tensor
                 host = data.detach().cpu().contiguous()
                 dist.broadcast(host, src=0, group=self.group)

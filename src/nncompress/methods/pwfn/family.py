@@ -3,15 +3,16 @@ then the fixed network as a codebook file (model.cbk).
 
     build         settings checked (one-line errors), the baseline loaded (init_from), every Linear
                   and Conv2d made Bayes-by-backprop with eq. 8's sigmas
-    (no fit)      trains = False: the rounds interleave training with testing and fixing, each round
-                  under its own Trainer, which the task's single trainer.fit cannot do (rounds.py)
-    export        the rounds, then the plain network holding the fixed values and one codebook per
-                  weight and bias tensor (export.py); results.json gets the rounds and the figures
+    fit           the training phase is the method: the rounds (train -> test -> fix, rounds.py),
+                  each under its own Trainer (the task's single trainer.fit cannot interleave fixing
+                  and testing with training); resumable from pwfn_rounds.pt
+    export        writes only: the plain network holding the fixed values and one codebook per
+                  weight and bias tensor (export.py); results.json gets the figures
     after_decode  the decoded network must equal the fixed one exactly (every state entry, bit for
                   bit) and show the reported unique values and entropy; figure1.npz, rounds.json
 
-The task measures `test_error_uncompressed` on the module before export: the Bayesian network at its
-means before any round, i.e. the baseline the run started from.
+`test_error_uncompressed` is the Bayesian network at its means before any round, i.e. the baseline
+the run started from (fit measures it before the rounds).
 """
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from pathlib import Path
 import torch
 
 from nncompress.core.errors import UserError
+from nncompress.core.evaluation import test_error
 from nncompress.core.results import write_results
 from nncompress.methods.base import BuildContext, Family, register
 from nncompress.methods.baseline import load_baseline_into
+from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.methods.pwfn.export import coded_tensors, compressibility, layer_names_of, to_codebook
 from nncompress.methods.pwfn.module import PwfnModule
 from nncompress.methods.pwfn.rounds import STATE, TrainerOptions, run_rounds
@@ -33,7 +36,10 @@ from nncompress.methods.pwfn.snapshots import save_figure1
 
 @register
 class PwfnFamily(Family):
-    key, codec, trains = "pwfn", "codebook", False
+    key, codec = "pwfn", "codebook"
+    # paper 002 reports entropy bits: its ratio is the entropy ratio (export.py)
+    frontier = (FrontierRows("pwfn", "PWFN", "P", "tab:green", "α {alpha}", (Knob("alpha", "alpha", "method.alpha"),),
+                             paper_ratio=("ratio_paper", "ratio_entropy")),)
 
     def check(self, cfg) -> None:
         settings_of(cfg)
@@ -57,36 +63,39 @@ class PwfnFamily(Family):
     def describe(self, module: PwfnModule, ctx: BuildContext) -> dict:
         return {"n_fixable": module.n_weights()}
 
-    def export_started(self, ctx: BuildContext) -> bool:
+    def fit_started(self, ctx: BuildContext) -> bool:
         return (ctx.run_dir / STATE).exists()
 
-    def export(self, module: PwfnModule, cfg, ctx: BuildContext):
+    def fit(self, module: PwfnModule, cfg, ctx: BuildContext, trainer) -> dict:
+        """The rounds (paper 002's appendix: train -> test -> fix until every weight is fixed).
+        `train_steps` (the rounds' optimiser steps) is where the task logs its final test error, so
+        the step axis stays increasing (W&B drops a step that goes back)."""
+        module.eval()  # at the means: no sampled weights, no draw from the generator the rounds use
+        baseline_error = test_error(module.predict, None, ctx.dm.test_dataloader())
         t = cfg.trainer
         options = TrainerOptions(accelerator=t.accelerator, precision=t.precision, deterministic=t.deterministic,
                                  progress_bar=bool(t.progress_bar), root_dir=ctx.run_dir)
         outcome = run_rounds(module, ctx.dm, options, ctx.run_dir, ctx.loggers)
-        # The task logs its final test error at method.train_steps + 1: after the rounds' own steps,
-        # so the step axis stays increasing (W&B drops a step that goes back).
-        cfg.method.train_steps = outcome.train_steps
-        payload, plain, stats = to_codebook(ctx.network.spec, module.net, ctx.network.n_params)
-        # What after_decode checks the file against, kept on the module (the family object is shared by
-        # runs) in a plain dict (a Module attribute would become a submodule).
-        module.exported = {"outcome": outcome, "network": plain, "stats": stats}
+        ctx.handover["outcome"] = outcome
         last = outcome.history[-1]
         s = module.settings
-        keys = {**stats, "train_steps": outcome.train_steps, "epochs": outcome.epochs,
-                "rounds": outcome.history, "n_rounds": len(outcome.history),
+        return {"test_error_uncompressed": baseline_error, "train_steps": outcome.train_steps,
+                "epochs": outcome.epochs, "rounds": outcome.history, "n_rounds": len(outcome.history),
                 "fraction_fixed": last["fraction_fixed"], "omega": max(r["omega"] for r in outcome.history),
                 "delta": last["delta"], "test_error_before_last_fixing": last["test_error_before_fixing"],
-                "test_error_fixed": last["test_error_after_fixing"], "nonzero_fraction": _nonzero_fraction(module),
-                "fixing": s.fixing, "alpha": s.alpha, "gamma": s.gamma, "epochs_per_round": s.epochs_per_round,
-                "schedule": list(s.schedule), "max_omega": s.max_omega, "zero_fix": s.zero_fix,
-                "push_fixed": s.push_fixed, "figure": s.figure}
-        return payload, keys
+                "test_error_fixed": last["test_error_after_fixing"], "fixing": s.fixing, "alpha": s.alpha,
+                "gamma": s.gamma, "epochs_per_round": s.epochs_per_round, "schedule": list(s.schedule),
+                "max_omega": s.max_omega, "zero_fix": s.zero_fix, "push_fixed": s.push_fixed, "figure": s.figure}
+
+    def export(self, module: PwfnModule, cfg, ctx: BuildContext):
+        """The fixed network as model.cbk; no training here (the rounds ran in fit)."""
+        payload, plain, stats = to_codebook(ctx.network.spec, module.net, ctx.network.n_params)
+        ctx.handover.update(network=plain, stats=stats)  # what after_decode checks the file against
+        return payload, {**stats, "nonzero_fraction": _nonzero_fraction(module)}
 
     def after_decode(self, module: PwfnModule, decoded, cfg, ctx: BuildContext) -> dict:
         """Decoded == fixed, bit for bit; the file's weights show the reported compressibility."""
-        exported = module.exported
+        exported = ctx.handover
         plain, stats, outcome = exported["network"], exported["stats"], exported["outcome"]
         ours, theirs = plain.state_dict(), decoded.network.state_dict()
         for name, value in ours.items():

@@ -12,9 +12,9 @@
 Each round trains under its own Lightning Trainer (`trainer.fit` with max_epochs and
 limit_train_batches), which gives the fresh optimiser of every round and exact epochs; the data
 loader of a round starts at the epoch count reached so far, so every epoch sees a new shuffle (and
-new CIFAR crops). The Family API's single `trainer.fit` cannot interleave fixing and testing with
-training this way, so the family trains nothing there (`trains = False`) and runs the rounds in its
-export (family.py).
+new CIFAR crops). The task's single `trainer.fit` cannot interleave fixing and testing with training
+this way, so the family's training phase (`PwfnFamily.fit`, family.py) drives the rounds itself; its
+export only writes the fixed network.
 
 After every round the state (module, metrics, generator state) is saved to pwfn_rounds.pt in the run
 dir; a run stopped there (method.stop_after_round, a crash, a kill) resumes from the next round

@@ -24,6 +24,7 @@ from nncompress.core.errors import UserError
 from nncompress.core.evaluation import logits_of
 from nncompress.methods.base import BuildContext, ClassifierModule, Family, register
 from nncompress.methods.baseline import load_baseline_into
+from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.methods.rd.compress import Compressed, prune, quantize
 from nncompress.methods.rd.estimate import importance_for
 from nncompress.methods.rd.figure6 import figure6_data
@@ -60,9 +61,18 @@ def importance_keys(s: RdSettings, est) -> dict:
     return keys
 
 
+IMPORTANCE = Knob("importance", "importance", "importance.name")
+QUANTIZE = ((Knob("operation", "operation", "method.operation"), "quantize"),)
+
+
 @register
 class RdFamily(Family):
     key, codec, trains = "rd", "codebook", False
+    # ratio_paper: 1 / kept fraction (pruning) or section 5.3's r (quantisation)
+    frontier = (FrontierRows("rd", "rd quantisation", "*", "tab:pink", "{bits} bits, {importance}",
+                             (Knob("bits", "bits", "method.bits"), IMPORTANCE), when=QUANTIZE),
+                FrontierRows("rd", "rd pruning", "X", "tab:purple", "keep {keep}, {importance}",
+                             (Knob("keep", "keep", "method.keep"), IMPORTANCE)))
 
     def check(self, cfg) -> None:
         s = check_config(cfg)

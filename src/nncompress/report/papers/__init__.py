@@ -13,17 +13,20 @@ from typing import Callable, NamedTuple
 
 class Report(NamedTuple):
     paper: str
-    methods: tuple
+    methods: tuple | Callable  # or a function returning them (the frontier: every registered family's)
     write: Callable
+
+    def method_names(self) -> tuple:
+        return tuple(self.methods()) if callable(self.methods) else self.methods
 
 
 REPORTS: dict = {}
 
 
-def register(name: str, paper: str, methods: tuple):
+def register(name: str, paper: str, methods):
     """Decorator: `write(df, out_dir) -> [paths]` becomes report `name` of `paper`."""
     def wrap(write):
-        REPORTS[name] = Report(paper, tuple(methods), write)
+        REPORTS[name] = Report(paper, methods if callable(methods) else tuple(methods), write)
         return write
     return wrap
 
@@ -37,4 +40,4 @@ def discover() -> dict:
 def applicable(df) -> list:
     """Names of the registered reports whose methods appear in df."""
     present = set(df["method"].dropna()) if "method" in df else set()
-    return [name for name, r in discover().items() if present & set(r.methods)]
+    return [name for name, r in discover().items() if present & set(r.method_names())]

@@ -7,6 +7,9 @@ beats on both) drawn as a staircase through them; the same as a table (md + tex)
 its setting, the file's bytes, bits per weight, the ratio by file, the ratio by the paper's own
 accounting and the error. Seeds of one point are averaged (error: mean ± s.e.).
 
+Which rows a method makes, their labels, markers, settings and the paper's accounting are its
+family's (`Family.frontier`, methods/frontier_rows.py): this module reads them and knows no family.
+
 Bits per weight = 8 · bytes of the file / n_params, n_params the uncompressed network's parameters
 (MIRACLE's hashed LeNet-5 counts its 431,080 too, like the others). A method without a file (L2,
 the baseline) is dense float32: 32 bits per weight, 4 · n_params bytes, shown in parentheses. The
@@ -25,26 +28,31 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from nncompress.methods.base import discover
 from nncompress.report.common import problems, save_figure, tex_cell
 from nncompress.report.papers import register
 
-METHODS = ("l2", "baseline", "meanvar", "meankl", "vd", "sws", "vd_sws", "pwfn", "rd")
-DENSE = ("l2", "baseline")
-# family label -> (marker, colour); rd is split by operation.
-STYLE = {
-    "L2 (dense)": ("s", "black"), "baseline (dense)": ("s", "grey"),
-    "MIRACLE Mean-Var": ("o", "tab:blue"), "MIRACLE Mean-KL": ("o", "tab:cyan"),
-    "sparse VD": ("^", "tab:orange"), "SWS": ("v", "tab:red"), "VD+SWS": ("D", "tab:brown"),
-    "PWFN": ("P", "tab:green"), "rd pruning": ("X", "tab:purple"), "rd quantisation": ("*", "tab:pink"),
-}
-LABELS = {"l2": "L2 (dense)", "baseline": "baseline (dense)", "meanvar": "MIRACLE Mean-Var",
-          "meankl": "MIRACLE Mean-KL", "vd": "sparse VD", "sws": "SWS", "vd_sws": "VD+SWS", "pwfn": "PWFN"}
 DATA_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
                "synthetic": "synthetic"}
 ARCH_LABELS = {"lenet5": "LeNet-5", "lenet300_100": "LeNet-300-100", "mlp": "MLP 784-256-256-10",
                "cifar_cnn": "CIFAR CNN", "resnet18": "ResNet-18"}
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 COLUMNS = ("method", "setting", "bytes", "bits / weight", "ratio (file)", "ratio (paper acct.)", "error %", "front")
+
+
+def row_kinds() -> list:
+    """Every registered family's FrontierRows, in registry order (families register on import)."""
+    return [kind for family in discover().values() for kind in family.frontier]
+
+
+def methods() -> tuple:
+    """The methods with rows on the frontier."""
+    return tuple(dict.fromkeys(kind.method for kind in row_kinds()))
+
+
+def styles() -> dict:
+    """label -> (marker, colour)."""
+    return {kind.label: (kind.marker, kind.colour) for kind in row_kinds()}
 
 
 def pareto_front(x, y) -> np.ndarray:
@@ -85,6 +93,30 @@ def _select(cfg, key):
         return None
 
 
+def _read(row, cfg, knob):
+    """A knob's value: the results.json row's where it has one, else the job's config's."""
+    if knob.key is not None:
+        v = row.get(knob.key) if hasattr(row, "get") else None
+        if v is not None and not (isinstance(v, float) and math.isnan(v)):
+            return v
+    return _select(cfg, knob.path) if knob.path else None
+
+
+def _text(v) -> str:
+    """A knob's value in a setting: numbers by `_g`, anything else as written."""
+    if isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+        return _g(v)
+    return "?" if v is None else str(v)
+
+
+def kind_of(row, cfg=None):
+    """The FrontierRows a job's row belongs to (its method, every `when` holding), or None."""
+    for kind in row_kinds():
+        if kind.method == row.get("method") and all(_read(row, cfg, k) == v for k, v in kind.when):
+            return kind
+    return None
+
+
 def _g(v) -> str:
     """A knob's value: 2⁻ᵏ for powers of two below 1 (2⁻¹¹), else %g."""
     if v is None:
@@ -95,36 +127,27 @@ def _g(v) -> str:
     return f"{v:g}"
 
 
-def label(row) -> str:
-    """The method as the figure's legend names it (rd by operation)."""
-    method = row.get("method")
-    if method == "rd":
-        return "rd quantisation" if row.get("operation") == "quantize" else "rd pruning"
-    return LABELS.get(method, str(method))
+def label(row, cfg=None) -> str:
+    """The method as the figure's legend names it (its family's label for the row's kind)."""
+    kind = kind_of(row, cfg)
+    return kind.label if kind is not None else str(row.get("method"))
 
 
 def setting(row, cfg=None) -> str:
     """The operating point in the family's own knobs, from results.json, else the job's config."""
-    method = row.get("method")
-    pick = lambda key, path: row.get(key) if pd.notna(row.get(key, math.nan)) else _select(cfg, path)  # noqa: E731
-    if method in ("meanvar", "meankl"):
-        return f"block {_g(pick('block_size', 'block'))}, {_g(pick('bits_per_block', 'coding.bits_per_block'))} bits"
-    if method == "vd":
-        return f"τ₁ {_g(_select(cfg, 'method.module.tau1'))}"
-    if method == "sws":
-        return f"τ₂ {_g(_select(cfg, 'method.module.tau2'))}"
-    if method == "vd_sws":
-        return f"τ₁ {_g(_select(cfg, 'method.module.tau1'))}, τ₂ {_g(_select(cfg, 'method.module.tau2'))}"
-    if method == "pwfn":
-        return f"α {_g(pick('alpha', 'method.alpha'))}"
-    if method == "rd":
-        est = pick("importance", "importance.name")
-        if row.get("operation") == "quantize":
-            return f"{_g(pick('bits', 'method.bits'))} bits, {est}"
-        return f"keep {_g(pick('keep', 'method.keep'))}, {est}"
-    if method in DENSE:
-        return f"weight decay {_g(_select(cfg, 'method.weight_decay'))}"
-    return str(row.get("point"))
+    kind = kind_of(row, cfg)
+    if kind is None or not kind.setting:
+        return str(row.get("point"))
+    return kind.setting.format(**{k.name: _text(_read(row, cfg, k)) for k in kind.knobs})
+
+
+def _paper_ratio(row, kind) -> float:
+    """The first finite of the family's accounting keys (NaN if none)."""
+    for key in kind.paper_ratio:
+        v = _num(row, key)
+        if np.isfinite(v):
+            return v
+    return math.nan
 
 
 def points(df: pd.DataFrame) -> pd.DataFrame:
@@ -133,19 +156,19 @@ def points(df: pd.DataFrame) -> pd.DataFrame:
     (dataset, arch)."""
     if "point" not in df:
         return pd.DataFrame()
-    ok = df[(df["status"] == "ok") & df["point"].notna() & df["method"].isin(METHODS)]
+    ok = df[(df["status"] == "ok") & df["point"].notna() & df["method"].isin(methods())]
     rows = []
     for _, r in ok.iterrows():
+        cfg = _config(r.get("run_dir"))
+        kind = kind_of(r, cfg)
         n = _num(r, "n_params")
-        dense = r["method"] in DENSE or not np.isfinite(_num(r, "compressed_bytes"))
+        dense = kind.dense or not np.isfinite(_num(r, "compressed_bytes"))
         nbytes = 4 * n if dense else _num(r, "compressed_bytes")
-        paper = 1.0 if dense else _num(r, "ratio_paper")
-        if not np.isfinite(paper) and r["method"] == "pwfn":
-            paper = _num(r, "ratio_entropy")
+        paper = 1.0 if dense else _paper_ratio(r, kind)
         ratio_file = 1.0 if dense else _num(r, "ratio_file")
         arch = r.get("arch") if pd.notna(r.get("arch")) else r.get("model")
         rows.append({"dataset": r.get("dataset"), "arch": arch, "point": r["point"], "method": r["method"],
-                     "label": label(r), "setting": setting(r, _config(r.get("run_dir"))), "dense": dense,
+                     "label": kind.label, "setting": setting(r, cfg), "dense": dense,
                      "bytes": nbytes, "bpw": 8 * nbytes / n if n else math.nan, "ratio_file": ratio_file,
                      "ratio_paper": paper, "error": _num(r, "test_error")})
     if not rows:
@@ -197,7 +220,7 @@ def table(pts: pd.DataFrame, df: pd.DataFrame | None = None) -> tuple:
                               for c in map(_tex_powers, cells)) + r" \\")
     tex += [r"\bottomrule", r"\end{tabular}"]
     if df is not None:
-        issues = problems(df, METHODS)
+        issues = problems(df, methods())
         if issues:
             md += ["", "Failed or missing jobs:", *[f"- {line}" for line in issues]]
     return "\n".join(md) + "\n", "\n".join(tex) + "\n"
@@ -206,8 +229,9 @@ def table(pts: pd.DataFrame, df: pd.DataFrame | None = None) -> tuple:
 def figure(pts: pd.DataFrame, out_stem, heading: str) -> list:
     """Bits per weight (log) against test error (log), one marker per method, the Pareto front."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    style = styles()
     for lab, g in pts.groupby("label", sort=False):
-        marker, colour = STYLE.get(lab, ("x", None))
+        marker, colour = style.get(lab, ("x", None))
         ax.scatter(g["bpw"], g["error"], marker=marker, color=colour, s=55, label=lab, zorder=3,
                    edgecolors="none" if marker not in ("X", "P") else None)
     front = pts[pts["front"]].sort_values("bpw")
@@ -231,7 +255,7 @@ def _stem(dataset, arch) -> str:
     return f"frontier_{dataset}_{arch}"
 
 
-@register("frontier", "frontier", METHODS)
+@register("frontier", "frontier", methods)
 def write_frontier(df, out: Path):
     """One figure and one table per (dataset, arch) of a points sweep; nothing for other sweeps."""
     pts = points(df)
