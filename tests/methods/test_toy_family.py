@@ -57,7 +57,7 @@ def toy():
 def test_a_family_from_a_test_file_runs_writes_decodes_and_gets_a_frontier_row(toy, tmp_path):
     run = tmp_path / "run"
     args = [*SYNTHETIC, "model=lenet300_100", "method=baseline", "method.name=toy", "method.family=toy",
-            "method.steps.quick=5", "coding=codebook"]
+            "method.train_steps=5", "coding=codebook"]
     record = run_in_process([*args, "++point=toy_2"], run)
     results = json.loads((run / "results.json").read_text())
     assert results["method"] == "toy" and results["levels"] == 2 and results["toy_checked"] == 3  # fc1..fc3

@@ -67,7 +67,7 @@ def test_rounds_are_the_training_phase_a_paused_run_resumes_to_the_same_file(tmp
     (method.stop_after_round) writes no file, and the same command in the same dir resumes the rounds
     and writes the bytes of an uninterrupted run; the metrics of the first part are kept."""
     base = ["dataset=synthetic", "scale=quick", "model=lenet300_100", "method=pwfn", "init_from=auto",
-            f"paths.pretrained_dir={tmp_path / 'pre'}", "model.train.steps.quick=10", "method.steps.quick=2",
+            f"paths.pretrained_dir={tmp_path / 'pre'}", "model.train.steps=10", "method.batches_per_epoch=2",
             "method.epochs_per_round=1", "method.schedule=[0.5,0.9,1.0]", *QUIET]
     straight = run_in_process(base, tmp_path / "straight")
     run = tmp_path / "stopped"
