@@ -26,7 +26,8 @@ def test_report_on_a_tiny_coders_sweep(tmp_path, monkeypatch):
     monkeypatch.setitem(mkl_coders.GAUSSIAN, "kl_bits", (6,))
     assert report_main([str(sweep)]) == 0
     out = sweep / "report"
-    for name in ("coders.md", "coders.tex", "coders.png", "coders.pdf", "coders_gaussian.md", "coders_gaussian.tex"):
+    for name in ("coders.md", "coders.tex", "coders_equal_size.md", "coders.png", "coders.pdf", "coders_gaussian.md",
+                 "coders_gaussian.tex"):
         assert (out / name).stat().st_size > 0, name
     from nncompress.report.collect import collect
 
@@ -52,3 +53,21 @@ def test_report_on_a_tiny_coders_sweep(tmp_path, monkeypatch):
     by = {(r["coder"], r["dim"]): r for r in rows}
     # With N = 2^KL candidates (t = 0) MRC's sample is far from q; PFR searching 2^(KL+2) is near its floor
     assert by[("pfr", 1)]["tv_marginal"] < by[("mrc", 1)]["tv_marginal"]
+
+
+def test_error_at_equal_size_interpolates_in_log_bytes_and_never_extrapolates():
+    import pandas as pd
+
+    runs = pd.DataFrame([
+        {"coder": "mrc", "budget": 10, "bytes": 1000, "error_after": 30.0},
+        {"coder": "mrc", "budget": 14, "bytes": 4000, "error_after": 10.0},
+        {"coder": "pfr", "budget": 10, "bytes": 2000, "error_after": 15.0},
+        {"coder": "pfr", "budget": 14, "bytes": 8000, "error_after": 5.0}])
+    rows = {(c, b): others for c, b, _, _, others in mkl_coders.at_equal_size(runs)}
+    # 2000 B lies halfway between 1000 and 4000 in log(bytes): MRC's error there is the mean, 20 %
+    assert rows["pfr", 10] == {"mrc": pytest.approx(20.0)}
+    assert rows["pfr", 14] == {"mrc": None}  # 8000 B: beyond MRC's largest file
+    assert rows["mrc", 14] == {"pfr": pytest.approx(10.0)}  # 4000 B: halfway between 2000 and 8000
+    assert rows["mrc", 10] == {"pfr": None}
+    md = mkl_coders.equal_size_table(mkl_coders.at_equal_size(runs))
+    assert "| PFR | 10 | 2,000 | 15.00 % | 20.00 % | — |" in md and "ORC" not in md and "outside its range" in md

@@ -4,8 +4,8 @@ the block's KL and each coder's bound, the test error of what decodes against th
 coding time; and, where the posterior is known exactly (Gaussian blocks of 1 and 2 dimensions,
 `coding.gaussian_coders`), the coded sample's binned TV / KL against it beside the exact floor.
 
-Writes coders.md/.tex, coders.png/.pdf and coders_gaussian.md/.tex/.json, only for a sweep that
-codes with two coders or more.
+Writes coders.md/.tex, coders_equal_size.md (each coder's error at the other coders' file sizes),
+coders.png/.pdf and coders_gaussian.md/.tex/.json, only for a sweep that codes with two coders or more.
 
 Bounds drawn (per block, KL in bits): MRC and ORC write KL + t bits with N = 2^(KL + t)
 candidates (t = 0 here, the papers' setting); PFR (Li & El Gamal 2018, Theorem 1) expected code
@@ -15,6 +15,7 @@ from 1; we plot log2 (k + 1) of the 0-based k).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -136,6 +137,38 @@ def coders_figure(runs: pd.DataFrame, out_stem) -> list:
     return save_figure(fig, out_stem)
 
 
+def at_equal_size(runs: pd.DataFrame) -> list:
+    """Test error after coding at equal file size: for every coded point of one coder, each other
+    coder's error at the same bytes, interpolated linearly in log(bytes) between that coder's two
+    nearest points (its budgets); None outside its range (no extrapolation). Rows: (coder, budget,
+    bytes, its error, {other coder: error at those bytes or None})."""
+    curves = {c: g.groupby("bytes")["error_after"].mean().sort_index() for c, g in runs.groupby("coder")}
+    rows = []
+    for _, r in runs.sort_values(["coder", "bytes"]).iterrows():
+        others = {}
+        for c, curve in curves.items():
+            if c == r["coder"]:
+                continue
+            x, y = np.log(curve.index.to_numpy(dtype=float)), curve.to_numpy(dtype=float)
+            at = math.log(r["bytes"])
+            others[c] = float(np.interp(at, x, y)) if x[0] <= at <= x[-1] else None
+        rows.append((r["coder"], int(r["budget"]), int(r["bytes"]), float(r["error_after"]), others))
+    return rows
+
+
+def equal_size_table(rows: list) -> str:
+    """Markdown of `at_equal_size`."""
+    coders = [c for c in LABELS if any(c == r[0] for r in rows)]
+    head = ["coder", "C (bits)", "bytes", "its error", *(f"{LABELS[c]} at these bytes" for c in coders)]
+    body = [[LABELS[c], str(b), f"{n:,}", f"{e:.2f} %",
+             *("—" if o == c else ("outside its range" if others[o] is None else f"{others[o]:.2f} %")
+               for o in coders)] for c, b, n, e, others in rows]
+    caption = ("Test error after coding at equal file size: each other coder's error at a point's bytes, "
+               "interpolated linearly in log(bytes) between its two nearest budgets (none outside them).")
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+                      *("| " + " | ".join(r) + " |" for r in body), "", caption]) + "\n"
+
+
 GAUSS_HEAD = ["KL (bits)", "d", "coder", "search", "bits / block", "bound", "mean log2(k+1)", "TV marginal",
               "TV radial", "TV floor", "KL marginal (bits)", "KL radial (bits)", "KL floor (bits)", "s / block"]
 
@@ -168,7 +201,8 @@ def write_coders(df, out: Path) -> list:
         return []
     md, tex = coders_table(runs, problems(df, METHODS))
     written = []
-    for name, text in (("coders.md", md), ("coders.tex", tex)):
+    equal = equal_size_table(at_equal_size(runs))
+    for name, text in (("coders.md", md), ("coders.tex", tex), ("coders_equal_size.md", equal)):
         (out / name).write_text(text)
         written.append(out / name)
     written += coders_figure(runs, out / "coders")
