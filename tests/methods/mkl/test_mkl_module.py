@@ -88,6 +88,10 @@ def test_budget_warmup_kl_at_step_0_and_at_coding():
     m.on_train_end()  # evaluation and coding see the paper's budget
     kl_bits = m.block_kl(*m.moments()) / math.log(2)
     assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
+    fresh = MiracleModule(net, "meankl", block_size=30, budget_warmup_factor=8.0, budget_warmup_steps=1000)
+    fresh.setup("test")  # evaluated without a step in this process (trained_from, a resumed export): C_block
+    kl_bits = fresh.block_kl(*fresh.moments()) / math.log(2)
+    assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
     m.budget_scale = 4.0  # a resumed encoder never sees a warm-up budget: it asks for C_block
     kl_bits = m.block_kl(*m.moments(budget_scale=1.0)) / math.log(2)
     assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)

@@ -83,6 +83,8 @@ class MiracleModule(ClassifierModule):
     # -- distributions ------------------------------------------------------------------
     def setup(self, stage=None):
         self.partition.to(self.device)
+        if stage == "test":  # evaluated after training: C_block, also when no step ran in this process
+            self.budget_scale = 1.0  # (a fit resumed at its last step, trained_from, a resumed export)
 
     def budget_scale_at(self, step: int) -> float:
         """The block budget at optimiser step `step` over C_block: factor^(1 - step/steps), 1 from `steps` on."""
