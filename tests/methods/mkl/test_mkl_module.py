@@ -1,5 +1,6 @@
 """MIRACLE objectives and the KL annealing rule of paper 000."""
 import math
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -85,16 +86,29 @@ def test_budget_warmup_kl_at_step_0_and_at_coding():
     # tau inverts eq. 6 at the step-0 budget: the means are the network's default initialisation.
     mu, _, _ = m.moments()
     assert torch.allclose(mu, net.init_vector(), atol=1e-5)
-    m.on_train_end()  # evaluation and coding see the paper's budget
+    m.eval()  # evaluation and coding see the paper's budget
     kl_bits = m.block_kl(*m.moments()) / math.log(2)
     assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
     fresh = MiracleModule(net, "meankl", block_size=30, budget_warmup_factor=8.0, budget_warmup_steps=1000)
-    fresh.setup("test")  # evaluated without a step in this process (trained_from, a resumed export): C_block
+    fresh.eval()  # evaluated without a step in this process (trained_from, a resumed export): C_block
     kl_bits = fresh.block_kl(*fresh.moments()) / math.log(2)
     assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
-    m.budget_scale = 4.0  # a resumed encoder never sees a warm-up budget: it asks for C_block
-    kl_bits = m.block_kl(*m.moments(budget_scale=1.0)) / math.log(2)
+    fresh.train()  # the coder asks for C_block whatever the mode (fine-tuning trains between blocks)
+    kl_bits = fresh.block_kl(*fresh.moments(budget_scale=1.0)) / math.log(2)
     assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0), rtol=2e-3)
+
+
+def test_budget_scale_follows_the_trainers_step_while_training():
+    m = MiracleModule(CodedNetwork(TINY), "meankl", block_size=30, budget_warmup_factor=8.0, budget_warmup_steps=1000)
+    m._trainer = SimpleNamespace(global_step=500)  # what Lightning's global_step reads (restored on resume)
+    assert math.isclose(m.budget_scale, math.sqrt(8.0))
+    kl_bits = m.block_kl(*m.moments()) / math.log(2)
+    assert torch.allclose(kl_bits, torch.full_like(kl_bits, 20.0 * math.sqrt(8.0)), rtol=2e-3)
+    m.eval()  # validation inside fit, and everything after it: C_block
+    assert m.budget_scale == 1.0
+    m.train()
+    m._trainer = SimpleNamespace(global_step=1000)
+    assert m.budget_scale == 1.0
 
 
 def test_budget_warmup_config_per_scale():

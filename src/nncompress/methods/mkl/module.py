@@ -69,22 +69,27 @@ class MiracleModule(ClassifierModule):
         self.beta_eps_coding = beta_eps if beta_eps_coding is None else beta_eps_coding
         self.budget_warmup_factor = float(budget_warmup_factor)
         self.budget_warmup_steps = int(budget_warmup_steps)
-        self.budget_scale = self.budget_scale_at(0)  # follows the global step in training, 1 once it ends
         self.partition = BlockPartition(network.n_coded, block_size, partition_seed)
         self.prior = CodingPrior(network.n_layers, log_rho_init)
         rho0 = self.prior.rho().detach()[network.layer_of]
         self.posterior = POSTERIORS[posterior](
             network.init_vector(), log_sigma_init=log_sigma_init, rho_init=rho0,
             partition=self.partition, kappa_block=self.budget_nats, halley_steps=halley_steps,
-            init_budget_scale=self.budget_scale)
+            init_budget_scale=self.budget_scale_at(0))
         self.register_buffer("beta", torch.full((self.partition.n_blocks,), float(beta_init)))
         self._last_block_kl = None
 
     # -- distributions ------------------------------------------------------------------
     def setup(self, stage=None):
         self.partition.to(self.device)
-        if stage == "test":  # evaluated after training: C_block, also when no step ran in this process
-            self.budget_scale = 1.0  # (a fit resumed at its last step, trained_from, a resumed export)
+
+    @property
+    def budget_scale(self) -> float:
+        """The block budget over C_block that moments() uses by default: the warm-up's at this
+        optimiser step while the module trains (the trainer's global step, restored on resume), C_block
+        (1) in evaluation and coding, also where no step ran in this process (trained_from, a resumed
+        export): derived, never stored, so no hook can leave it stale."""
+        return self.budget_scale_at(self.global_step) if self.training else 1.0
 
     def budget_scale_at(self, step: int) -> float:
         """The block budget at optimiser step `step` over C_block: factor^(1 - step/steps), 1 from `steps` on."""
@@ -170,12 +175,6 @@ class MiracleModule(ClassifierModule):
             self.log("train/beta_max", self.beta.max())
             self.log("train/beta_min", self.beta.min())
         return loss
-
-    def on_train_batch_start(self, batch, batch_idx):
-        self.budget_scale = self.budget_scale_at(self.global_step)
-
-    def on_train_end(self):
-        self.budget_scale = 1.0  # what is evaluated and coded carries C_block per block
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.anneal_beta()
