@@ -185,9 +185,12 @@ def test_training_starts_the_build_only_where_coding_will_compile(monkeypatch):
     monkeypatch.setattr(S.subprocess, "Popen", _FakeBuild)
     monkeypatch.setattr(S, "_WARMING", {})
     _FakeBuild.made = []
-    module = SimpleNamespace(device=torch.device("cpu"), partition=SimpleNamespace(n_blocks=828, block_size=521))
+    module = SimpleNamespace(device=torch.device("cuda", 0), partition=SimpleNamespace(n_blocks=828, block_size=521))
     trainer = SimpleNamespace(global_rank=0)
     PrewarmSearchKernel(MRCSettings(bits_per_block=16, fused="auto")).on_fit_start(trainer, module)
     assert _FakeBuild.made == []  # 828 x 2^16 < 2^26 candidates: the eager pass, nothing to build
+    on_cpu = SimpleNamespace(device=torch.device("cpu"), partition=module.partition)
+    PrewarmSearchKernel(MRCSettings(name="orc", bits_per_block=20, fused="auto")).on_fit_start(trainer, on_cpu)
+    assert _FakeBuild.made == []  # training on the CPU: the build would take its cores
     PrewarmSearchKernel(MRCSettings(name="orc", bits_per_block=20, fused="auto")).on_fit_start(trainer, module)
-    assert list(S._WARMING) == [("cpu", 521, 1 << 20, 1 << 16, "argmax")]  # ORC adds its noise outside
+    assert list(S._WARMING) == [("cuda:0", 521, 1 << 20, 1 << 16, "argmax")]  # ORC adds its noise outside

@@ -331,15 +331,17 @@ class MRCEncoder:
 
 
 class PrewarmSearchKernel(L.Callback):
-    """Starts building the fused search kernel in the background when training starts
-    (`coding.search.prewarm_fused`, low priority), so that a cold build overlaps the training
-    steps instead of following them; the encoder's `_compile_ahead` then waits for it."""
+    """Starts building the fused search kernel in the background when training on an accelerator
+    starts (`coding.search.prewarm_fused`, low priority), so that a cold build (minutes of CPU)
+    overlaps the training steps instead of following them; the encoder's `_compile_ahead` then
+    waits for it. Not when training runs on the CPU: the build would take the cores the training
+    steps use (measured on 2 cores: no gain), so the encoder builds it, saying so."""
 
     def __init__(self, settings: MRCSettings):
         self.settings = settings
 
     def on_fit_start(self, trainer, module):
         s = self.settings
-        if trainer.global_rank == 0 and s.use_fused(module.partition.n_blocks):
+        if trainer.global_rank == 0 and module.device.type != "cpu" and s.use_fused(module.partition.n_blocks):
             prewarm_fused(module.device, module.partition.block_size, s.n_candidates, 1 << s.chunk_log2,
                           s.kernel_selection)
