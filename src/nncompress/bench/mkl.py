@@ -3,6 +3,9 @@ training steps against the deterministic one, and coding LeNet-5 at block 30 (2^
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -72,7 +75,22 @@ def bench_search(device, log2_k=18, dim=30, repeats=5, rounds=3) -> dict:
     out["candidate_search_over_randn"] = {"value": out["fused_over_randn_throughput"], "target": 0.7 if gpu else 0.5,
                                           "target_op": ">=", "before": out["legacy_over_randn_throughput"]}
     out["search_over_randn_time_ratio"] = t["fused"] / t["randn"]
+    out["fused_cold_build_seconds"] = cold_build_seconds(device, dim, 20)
     return out
+
+
+def cold_build_seconds(device, dim: int = 30, log2_k: int = 20) -> float:
+    """Seconds to build the fused kernel of blocks of `dim` and 2^log2_k candidates on a cold
+    inductor cache (a fresh process and cache folder, imports not counted): what the first MRC run
+    on a new machine waits before its first block (`make run`: dim 30, 2^20). NaN if it failed."""
+    code = ("import time; from nncompress.coding.search import prepare_fused; t = time.perf_counter(); "
+            f"ok = prepare_fused({str(torch.device(device))!r}, {dim}, {1 << log2_k}); "
+            "print(ok, time.perf_counter() - t)")
+    with tempfile.TemporaryDirectory() as cache:
+        out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache},
+                             capture_output=True, text=True)
+    words = out.stdout.split()
+    return float(words[-1]) if out.returncode == 0 and words[-2:-1] == ["True"] else float("nan")
 
 
 def fused_ok(device, dim) -> bool:

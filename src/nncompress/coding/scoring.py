@@ -14,8 +14,9 @@ would cost up to 2^-11.5 in r). The float32 normals are then within ETA (1 + |z|
 canonical ones (`search.ETA`).
 
 The eager pass hashes in int64 with `core.generator` itself. The fused pass is the same
-function compiled by torch.compile (C++ on the CPU, Triton on a GPU) into one kernel per
-(device, pairs, chunk, selection), hashing in int32 two's complement (`x >> 16 & 0xFFFF` is the
+function compiled by torch.compile (C++ on the CPU, Triton on a GPU) into two kernels per
+(device, pairs, chunk, selection), the candidates' words and then everything from them (`_fused`
+says why two), hashing in int32 two's complement (`x >> 16 & 0xFFFF` is the
 logical shift, products wrap mod 2^32), so the normals never reach memory. Inductor caches the
 kernel on disk; its first chunk is checked against the eager pass (`search`), and on a failure
 the eager pass takes over.
@@ -105,15 +106,23 @@ def _with_limits(s, e):
     return s, e, s + e, (s - e).max()
 
 
-def _fused(k0, keys, coef, c, bound, m: int, sample: bool):
-    """What torch.compile fuses: int32 hashing of m candidates from k0 (int32 0-d), then _scores
-    and _with_limits."""
-    k = k0 + torch.arange(m, dtype=torch.int32, device=coef.device)
+def _words(k0, keys, m: int, sample: bool):
+    """The fused pass's first kernel: the per-candidate words of candidates k0 .. k0+m-1 (int32 [m]),
+    mix32(mix32(k) ^ K) for the normals and, when sampling, for the Gumbel noise."""
+    k = k0 + torch.arange(m, dtype=torch.int32, device=k0.device)
+    mixed = _mix_i32(k)
+    return _mix_i32(mixed ^ keys[0]), (_mix_i32(mixed ^ keys[1]) if sample else None)
+
+
+def _fused(word, hs, coef, c, bound, sample: bool):
+    """The fused pass's second kernel: the pair hashes of the words, then _scores and
+    _with_limits. Two kernels, not one: each mix32 reads its input three times, and inductor
+    re-derives an inlined input at every read, so one kernel from k would be traced through
+    8^4 copies of the hashing (minutes of compiling on 2 cores); the [m] words in memory cut that."""
     pairs = coef.shape[1]
     offsets = torch.tensor([_s32(p * G._GOLDEN) for p in range(pairs)], dtype=torch.int32, device=coef.device)
-    h1 = _mix_i32(_mix_i32(_mix_i32(k) ^ keys[0])[:, None] + offsets)
+    h1 = _mix_i32(word[:, None] + offsets)
     h2 = _mix_i32(h1 ^ _s32(G._SALT))
-    hs = _mix_i32(_mix_i32(k) ^ keys[1]) if sample else None
     return _with_limits(*_scores(h1, h2, hs, coef, c, bound, sample))
 
 
@@ -123,6 +132,7 @@ class FusedPass1:
     def __init__(self, m: int, sample: bool):
         self.m, self.sample, self.ok, self.checked = m, sample, True, False
         try:
+            self.words = torch.compile(_words, dynamic=False, fullgraph=True)
             self.fn = torch.compile(_fused, dynamic=False, fullgraph=True)
         except Exception as exc:  # noqa: BLE001 - any failure means: use the eager pass
             self.fail(f"{type(exc).__name__}: {exc}")
@@ -136,8 +146,8 @@ class FusedPass1:
         dev = coef.device
         keys = torch.tensor([_s32(ckey), _s32(skey)], dtype=torch.int32, device=dev)
         scalar = dict(dtype=torch.float32, device=dev)
-        out = self.fn(torch.tensor(_s32(k0), dtype=torch.int32, device=dev), keys, coef,
-                      torch.tensor(c, **scalar), torch.tensor(bound, **scalar), self.m, self.sample)
+        word, hs = self.words(torch.tensor(_s32(k0), dtype=torch.int32, device=dev), keys, self.m, self.sample)
+        out = self.fn(word, hs, coef, torch.tensor(c, **scalar), torch.tensor(bound, **scalar), self.sample)
         return out if m == self.m else _with_limits(out[0][:m], out[1][:m])
 
 
