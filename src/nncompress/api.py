@@ -150,7 +150,9 @@ def compress(model, data, method: str = "meankl", *, out_dir=None, overrides=(),
         finally:
             HydraConfig.instance().cfg = None
     record.setdefault("wall_seconds", time.perf_counter() - started)
-    files = [run_dir / f for f in ("model.mrc", "model.nnc", "model.cbk") if (run_dir / f).exists()]
+    from nncompress.coding.codec import CODECS  # (importing nncompress.coding registers every codec)
+
+    files = [run_dir / c.filename for c in CODECS.values() if (run_dir / c.filename).exists()]
     return Result(record, run_dir, files[0] if files else None)
 
 

@@ -119,3 +119,13 @@ def test_torchvision_resnet18_codebook(tmp_path):
 @pytest.mark.parametrize("model", ["deit_tiny", "resnet18"])
 def test_full_size(model, method, tmp_path):
     check({"deit_tiny": DEIT, "resnet18": RESNET18}[model], method, tmp_path, block=65536)
+
+
+def test_result_path_is_the_coders_file(tmp_path):
+    """compress() finds the file whichever codec wrote it (here model.orc; before: model.mrc, .nnc, .cbk only)."""
+    coder = "orc"  # (PFR's files do not store buffers yet: UserNet's batch norm)
+    train, test = data()
+    res = nncompress.compress(UserNet(), (train, test), method="meankl", scale="quick", batch_size=8, block=512,
+                              coding=coder, overrides=[*METHODS["meankl"], *COMMON], out_dir=tmp_path)
+    assert res.path == tmp_path / f"model.{coder}"
+    assert res.path.stat().st_size == res["compressed_bytes"]
