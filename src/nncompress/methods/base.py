@@ -29,7 +29,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import lightning as L
 import torch
@@ -83,6 +83,11 @@ class BuildContext:
     # encoder's coded blocks, PWFN's rounds. Here, not on the module (which holds distributions
     # only) nor on the family object (shared by every run in the process).
     handover: dict = field(default_factory=dict)
+    # For a family whose training is several fits under Trainers of its own (PWFN's rounds): the
+    # Trainer keyword arguments of this run's strategy (trainer=ddp: strategy, devices, num_nodes)
+    # and a factory of the callbacks each such fit needs (tasks.ddp.ShardedBatches), fresh per fit.
+    strategy: dict = field(default_factory=dict)
+    fit_callbacks: Callable[[], list] = list
 
 
 class ExportCallback(L.Callback):

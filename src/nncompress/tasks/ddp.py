@@ -49,6 +49,6 @@ class ShardedBatches(L.Callback):
             self._shard.__exit__(None, None, None)
             self._shard = None
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is not None:
+        if loss is not None and trainer.loggers:  # a Trainer without loggers (PWFN's rounds) logs its own
             pl_module.log("train/loss_global", loss.detach(), sync_dist=trainer.world_size > 1,
                           on_step=True, on_epoch=False, batch_size=1)

@@ -60,8 +60,11 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
     init_from = cfg.get("init_from")
     if init_from == MODEL_START:  # the model as built is the trained start (a library's pretrained weights)
         init_from = save_start(network, run_dir / "start", cfg.model.name)
+    from nncompress.tasks.ddp import ShardedBatches, strategy_kwargs
+
     ctx = BuildContext(dm=dm, network=network, run_dir=run_dir, loggers=loggers,
-                       init_from=Path(init_from).expanduser() if init_from else None)
+                       init_from=Path(init_from).expanduser() if init_from else None,
+                       strategy=strategy_kwargs(cfg.trainer), fit_callbacks=lambda: [ShardedBatches()])
     # A run started again with the same run dir (killed, or paused while coding) goes on where it stopped:
     # training from its periodic last.ckpt, or an interrupted export without training again.
     last = last_checkpoint(run_dir)

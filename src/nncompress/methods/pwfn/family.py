@@ -5,9 +5,11 @@ then the fixed network as a codebook file (model.cbk).
                   and Conv2d made Bayes-by-backprop with eq. 8's sigmas
     fit           the training phase is the method: the rounds (train -> test -> fix, rounds.py),
                   each under its own Trainer (the task's single trainer.fit cannot interleave fixing
-                  and testing with training); resumable from pwfn_rounds.pt
+                  and testing with training) on the run's strategy (trainer=ddp: data-parallel,
+                  ctx.strategy); resumable from pwfn_rounds.pt
     export        writes only: the plain network holding the fixed values and one codebook per
-                  weight and bias tensor (export.py); results.json gets the figures
+                  weight and bias tensor (export.py); results.json gets the figures; rank 0 only
+                  under trainer=ddp (the task returns on the other ranks after fit)
     after_decode  the decoded network must equal the fixed one exactly (every state entry, bit for
                   bit) and show the reported unique values and entropy; figure1.npz, rounds.json
 
@@ -74,13 +76,15 @@ class PwfnFamily(Family):
         baseline_error = test_error(module.predict, None, ctx.dm.test_dataloader())
         t = cfg.trainer
         options = TrainerOptions(accelerator=t.accelerator, precision=t.precision, deterministic=t.deterministic,
-                                 progress_bar=bool(t.progress_bar), root_dir=ctx.run_dir)
+                                 progress_bar=bool(t.progress_bar), root_dir=ctx.run_dir, **ctx.strategy,
+                                 callbacks=ctx.fit_callbacks)
         outcome = run_rounds(module, ctx.dm, options, ctx.run_dir, ctx.loggers)
         ctx.handover["outcome"] = outcome
         last = outcome.history[-1]
         s = module.settings
         return {"test_error_uncompressed": baseline_error, "train_steps": outcome.train_steps,
-                "epochs": outcome.epochs, "rounds": outcome.history, "n_rounds": len(outcome.history),
+                "epochs": outcome.epochs, "train_ranks": outcome.ranks, "rounds": outcome.history,
+                "n_rounds": len(outcome.history),
                 "fraction_fixed": last["fraction_fixed"], "omega": max(r["omega"] for r in outcome.history),
                 "delta": last["delta"], "test_error_before_last_fixing": last["test_error_before_fixing"],
                 "test_error_fixed": last["test_error_after_fixing"], "fixing": s.fixing, "alpha": s.alpha,

@@ -13,7 +13,8 @@ public variant's re-clustering) gets the push's own SGD step, sigma += lr alpha 
 
 A round trains under its own Lightning Trainer (rounds.py), whose step counter restarts at 0:
 `steps_done` carries the steps of earlier rounds, and training metrics go to the run's loggers on
-that global axis every `log_every` steps.
+that global axis every `log_every` steps (under trainer=ddp, averaged over the ranks: the global
+batch's figures, as one process logs them).
 """
 from __future__ import annotations
 
@@ -64,9 +65,16 @@ class PwfnModule(ClassifierModule):
         push = sigma_push_loss(self.layers(), s.alpha, s.gamma) if s.alpha > 0 else ce.new_zeros(())
         loss = ce + push
         step = self.steps_done + self.global_step
-        if self.metric_loggers and step % s.log_every == 0:
-            metrics = {"train/ce": float(ce.detach()), "train/sigma_push": float(push.detach()),
-                       "train/loss": float(loss.detach())}
+        if step % s.log_every == 0:
+            values = torch.stack([ce.detach(), push.detach(), loss.detach()])
+            if self._trainer is not None and self.trainer.world_size > 1:
+                # trainer=ddp: each rank's ce is the mean over its rows of the global batch (the push
+                # is the same on every rank), so the mean over ranks is the global batch's loss.
+                # Every rank takes part, whatever it logs to.
+                values = self.trainer.strategy.reduce(values, reduce_op="mean")
+            ce_all, push_all, loss_all = values.tolist()
+            metrics = {"train/ce": ce_all, "train/sigma_push": push_all, "train/loss": loss_all,
+                       "train/rows_per_rank": len(x)}  # of the global batch (dataset.batch_size)
             for logger in self.metric_loggers:
                 logger.log_metrics(metrics, step=step)
         return loss
