@@ -14,7 +14,7 @@ QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory"
 export NNCOMPRESS_DATA ?= $(abspath $(CURDIR)/../shared/data)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-full bench lint clean paper-suite slurm-plan paper-suite-slurm
+.PHONY: help setup run test test-durations test-fast test-full bench lint clean paper-suite slurm-plan paper-suite-slurm
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,12 +46,17 @@ run: setup  ## quick end-to-end demo: Mean-KL on MNIST, code into model.mrc, dec
 
 # Test workers (pytest-xdist, one file per worker at a time so a file's fixtures are built once):
 # as many as cores, at most 4; each worker gets cores / WORKERS torch threads (tests/conftest.py).
+# Files start longest first (tests/durations.json; xdist keeps that order with --no-loadscope-reorder).
 WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))")
+XDIST   := -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 test: setup  ## the test suite (includes the slow end-to-end tests; CI runs this)
-	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile --durations=15
+	$(PY) -m pytest -q $(XDIST) --durations=15 --write-durations .test-durations.json
+
+test-durations: test  ## the test suite, then its files' seconds become tests/durations.json (the order make test runs them in)
+	cp .test-durations.json tests/durations.json
 
 test-fast: setup  ## the test suite without the slow end-to-end tests
-	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile -m "not slow and not heavy"
+	$(PY) -m pytest -q $(XDIST) -m "not slow and not heavy"
 
 test-full: setup  ## everything: the heavy full-size model tests too, GPU tests where a GPU exists
 	$(PY) -m pytest -q -rs -m "heavy or not heavy" --durations=15

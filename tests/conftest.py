@@ -1,11 +1,14 @@
-"""Fixtures shared by the suite: the real data folder, a quick in-process config, the GPU marker."""
+"""Fixtures shared by the suite: the real data folder, a quick in-process config, the GPU marker;
+the order of the test files (longest first, from tests/durations.json)."""
+import json
 import os
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import CONF, SYNTHETIC, compose_cfg, run_in_process
+from helpers import CONF, SYNTHETIC, compose_cfg, file_of, longest_first, run_in_process
 
 # Under pytest-xdist (`make test` runs `-n WORKERS`) each worker gets its share of the cores, so
 # that workers do not oversubscribe them; cli_command hands the same count to the processes a
@@ -14,14 +17,40 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
+# Seconds per test file, all phases, as measured by `make test-durations` on a 2-core machine.
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--write-durations", metavar="PATH", default=None,
+                     help="write each test file's total seconds (setup, call, teardown) to PATH as JSON")
+
+
 def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.gpu` tests skip, with the reason, where no CUDA device is present."""
+    """Longest files first (see longest_first); `@pytest.mark.gpu` tests skip, with the reason,
+    where no CUDA device is present."""
+    if DURATIONS.exists():  # every xdist worker sorts alike: the same collection, as xdist requires
+        items[:] = longest_first(items, json.loads(DURATIONS.read_text()))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device (none on this machine)")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+_SECONDS = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    _SECONDS[file_of(report.nodeid)] += report.duration
+
+
+def pytest_sessionfinish(session):
+    """--write-durations PATH: the files' seconds, from the controller (it sees every worker's reports)."""
+    path = session.config.getoption("--write-durations")
+    if path and not hasattr(session.config, "workerinput"):
+        Path(path).write_text(json.dumps({f: round(s, 1) for f, s in sorted(_SECONDS.items())}, indent=1) + "\n")
 
 
 @pytest.fixture

@@ -19,6 +19,21 @@ SYNTHETIC = ["dataset=synthetic", "dataset.device=cpu", "scale=quick", "trainer.
 SMOKE = [*SYNTHETIC[:2], "scale=smoke", *SYNTHETIC[3:]]
 
 
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def longest_first(items, seconds: dict) -> list:
+    """The items, whole files together, the longest file first; a file not in `seconds` (new since
+    they were measured) counts as longest; ties keep collection order. `make test` runs files on
+    xdist workers in this order (--no-loadscope-reorder), so that the file a worker starts last is
+    a short one and no worker waits alone on a long one at the end."""
+    first = {}
+    for i, item in enumerate(items):
+        first.setdefault(file_of(item.nodeid), i)
+    return sorted(items, key=lambda it: (-seconds.get(file_of(it.nodeid), float("inf")), first[file_of(it.nodeid)]))
+
+
 def cli_command(args, data_dir=None, module=None) -> tuple:
     """(argv, env) of `python run.py ARGS` (or `python -m MODULE ARGS`), to run from the repo root
     with a clean environment: HOME outside the repo, W&B offline and silent, NNCOMPRESS_DATA as given."""
