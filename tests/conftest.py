@@ -87,13 +87,15 @@ def mnist_baseline(real_data_dir, tmp_path_factory):
     pre = shared / "mnist_pretrained"
     pre.mkdir(exist_ok=True)
 
-    def baseline(model: str) -> Path:
+    def baseline(model: str, steps: int = None) -> Path:
+        """steps: fewer than quick's training steps, for a model no other test asks for (the
+        first caller decides: the baseline is trained once)."""
         run_dir = pre / f"mnist_{model}_quick_s0"
         with FileLock(str(pre / f"{model}.lock")):
             if not (run_dir / "results.json").exists():
                 run_in_process(["task=pretrain", f"model={model}", "scale=quick", "trainer.progress_bar=false",
-                                f"paths.pretrained_dir={pre}"], tmp_path_factory.mktemp(f"pretrain_{model}"),
-                               real_data_dir)
+                                f"paths.pretrained_dir={pre}", *([f"model.train.steps={steps}"] if steps else [])],
+                               tmp_path_factory.mktemp(f"pretrain_{model}"), real_data_dir)
         return run_dir
 
     baseline.pretrained_dir = pre
