@@ -1,22 +1,38 @@
 """nncompress entry point: `python run.py [task=train] method=meankl block=30 ...` (Hydra)."""
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
-from nncompress.tasks.config import model_overrides, register_schemas
+from nncompress.tasks.config import config_error_line, model_overrides, register_schemas
 
 register_schemas()
+# Hydra reports a composition error (a misspelt key, a wrong type, an unknown option) over several
+# lines without the valid keys. While it composes, HYDRA_FULL_ERROR makes it raise instead, and
+# __main__ prints one line (tasks.config.config_error_line); the task puts the user's setting back,
+# so an error inside a task keeps Hydra's own report.
+USER_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR")
+
+
+def restore_full_error() -> None:
+    if USER_FULL_ERROR is None:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+    else:
+        os.environ["HYDRA_FULL_ERROR"] = USER_FULL_ERROR
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig):
+    restore_full_error()
     from nncompress.core.errors import UserError
     from nncompress.core.results import write_results
     from nncompress.data import DataNotFoundError
@@ -63,4 +79,12 @@ def quote_paths(argv: list) -> list:
 
 if __name__ == "__main__":
     sys.argv = [sys.argv[0], *model_overrides(quote_paths(sys.argv[1:]))]
-    main()
+    if USER_FULL_ERROR is None:
+        os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except (HydraException, OmegaConfBaseException) as exc:  # composing: no task has started
+        if USER_FULL_ERROR is not None or os.environ.get("HYDRA_FULL_ERROR") is None:
+            raise  # the user asked for the full report, or the error came from a task
+        print(f"error: {config_error_line(exc)}", file=sys.stderr)
+        sys.exit(1)

@@ -105,7 +105,7 @@ def compress(model, data, method: str = "meankl", *, out_dir=None, overrides=(),
     from nncompress.methods.base import get_family
     from nncompress.models.coded import CodedNetwork
     from nncompress.models.targets import skeleton
-    from nncompress.tasks.config import register_schemas
+    from nncompress.tasks.config import check_config, register_schemas
     from nncompress.tasks.quiet import quiet
     from nncompress.tasks.train import save_start, train
 
@@ -126,6 +126,7 @@ def compress(model, data, method: str = "meankl", *, out_dir=None, overrides=(),
                 cfg.hydra.runtime.output_dir = str(run_dir)
                 cfg.model.name = name
                 cfg.dataset = {"name": getattr(dm, "name", "data"), "batch_size": int(getattr(dm, "batch_size", 200))}
+            check_config(cfg)  # the schemas' range checks, as run.py's
             family = get_family(cfg.method.family)
             started = time.perf_counter()
             with skeleton(module) if module is not None else contextlib.nullcontext():

@@ -5,18 +5,44 @@ The optimiser is the architecture's own recipe where its model config gives one 
 SGD with momentum and step decays for paper 003's MLP and CNN), else Adam."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List
 
 import torch
 import torch.nn.functional as F
+from omegaconf import MISSING
 from torch import nn
 
+from nncompress.core import checks
 from nncompress.core.errors import UserError
 from nncompress.methods.base import BuildContext, ClassifierModule, Family, register
 from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.models.coded import CodedNetwork
+from nncompress.models.config import OPTIMIZERS
 
-OPTIMIZERS = ("adam", "sgd")
+
+@dataclass
+class BaselineSettings:
+    """The `method:` node of method=baseline (conf/method/baseline.yaml: the architecture's own
+    recipe, model.train) and method=l2 (paper 001's L2 row: Adam with weight decay)."""
+
+    name: str = MISSING
+    family: str = "baseline"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0             # sgd only
+    weight_decay: float = 0.0
+    milestones: List[int] = field(default_factory=list)   # steps after which lr x 0.1
+    train_steps: int = MISSING
+
+    def __post_init__(self) -> None:
+        checks.choice("method.optimizer", self.optimizer, OPTIMIZERS)
+        checks.positive("method.lr", self.lr)
+        checks.number("method.momentum", self.momentum, 0, 1, high_open=True)
+        checks.number("method.weight_decay", self.weight_decay, 0)
+        checks.integers("method.milestones", self.milestones, 1)
+        checks.integer("method.train_steps", self.train_steps, 0)
 
 
 class BaselineModule(ClassifierModule):
@@ -76,6 +102,7 @@ WEIGHT_DECAY = (Knob("weight_decay", path="method.weight_decay"),)
 @register
 class BaselineFamily(Family):
     key, codec = "baseline", "none"
+    schemas = {("method", "baseline_schema"): BaselineSettings}
     frontier = (FrontierRows("l2", "L2 (dense)", "s", "black", "weight decay {weight_decay}", WEIGHT_DECAY, dense=True),
                 FrontierRows("baseline", "baseline (dense)", "s", "grey", "weight decay {weight_decay}", WEIGHT_DECAY,
                              dense=True))

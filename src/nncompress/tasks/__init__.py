@@ -74,9 +74,11 @@ TASKS = {"train": _train, "pretrain": _pretrain, "decode": _decode, "prune_curve
 
 
 def run_task(cfg, run_dir):
+    from nncompress.tasks.config import check_config
     from nncompress.tasks.quiet import quiet
 
     quiet()
     if cfg.task not in TASKS:
         raise UserError(f"unknown task '{cfg.task}'; choose one of {sorted(TASKS)}")
+    check_config(cfg)  # the schemas' range checks, before any work
     return TASKS[cfg.task](cfg, run_dir)

@@ -11,14 +11,9 @@ from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.methods.ibc.export import build_compressed
 from nncompress.methods.ibc.module import IbcModule
 from nncompress.methods.ibc.objectives import SparseVDKL
+from nncompress.methods.ibc.settings import MIXTURE_KEYS, MODULE_EXCLUDE, SCHEMAS, TERMS, VD_KEYS
 from nncompress.methods.ibc.trajectory import LogAlphaTrajectory
 
-TERMS = ("vd", "mixture")
-# method.module keys -> which term takes them; the rest go to IbcModule.
-VD_KEYS = ("tau1",)
-MIXTURE_KEYS = {"tau2": "tau", "phase1_steps": "start_step", "n_components": "n_components", "pi_zero": "pi_zero",
-                "gamma_alpha": "gamma_alpha", "gamma_beta": "gamma_beta", "gamma_alpha_zero": "gamma_alpha_zero",
-                "gamma_beta_zero": "gamma_beta_zero", "mixture_init": "init", "mixture_init_sigma": "init_sigma"}
 
 
 def build_module(net, n_train: int, terms, module_cfg: dict) -> IbcModule:
@@ -27,8 +22,7 @@ def build_module(net, n_train: int, terms, module_cfg: dict) -> IbcModule:
     if unknown:
         raise UserError(f"method.terms: unknown term(s) {unknown}; choose from {list(TERMS)}")
     kwargs = dict(module_cfg)
-    check_kwargs(kwargs, IbcModule, "method.module", exclude=("net", "n_train", "kl", "mixture"),
-                 extra=(*VD_KEYS, *MIXTURE_KEYS))
+    check_kwargs(kwargs, IbcModule, "method.module", exclude=MODULE_EXCLUDE, extra=(*VD_KEYS, *MIXTURE_KEYS))
     kl = SparseVDKL(kwargs.pop("tau1", 1.0)) if "vd" in terms else None
     mixture = {MIXTURE_KEYS[k]: kwargs.pop(k) for k in list(kwargs) if k in MIXTURE_KEYS}
     for k in VD_KEYS:
@@ -42,6 +36,7 @@ TAU1, TAU2 = Knob("tau1", path="method.module.tau1"), Knob("tau2", path="method.
 @register
 class IbcFamily(Family):
     key, codec = "ibc", "csr_huffman"
+    schemas = SCHEMAS
     # ratio_paper: Deep Compression's counted bits (coding/deep_compression.py)
     frontier = (FrontierRows("vd", "sparse VD", "^", "tab:orange", "τ₁ {tau1}", (TAU1,)),
                 FrontierRows("sws", "SWS", "v", "tab:red", "τ₂ {tau2}", (TAU2,)),

@@ -30,9 +30,10 @@ import torch
 from tqdm.auto import tqdm
 
 from nncompress.coding import orc, pfr
-from nncompress.coding.mrc import MRCPayload, materialise, search_block
+from nncompress.coding.mrc import MAX_BITS, MAX_BLOCK, MRCPayload, materialise, search_block
 from nncompress.coding.pfr import PFRPayload
 from nncompress.coding.search import prepare_fused, prewarm_fused
+from nncompress.core import checks
 from nncompress.core import generator as G
 from nncompress.core.blocks import BlockPartition
 from nncompress.core.errors import Paused
@@ -67,6 +68,21 @@ class MRCSettings:
     checkpoint_seconds: float = 30.0  # save the resumable state at most this often; 0: every block
     stop_after: Optional[int] = None  # code at most this many blocks in this process, then pause
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Ranges at start-up (tasks.config.check_config); candidates_log2's, which depends on the
+        coder, is checked with the search (`n_candidates`, run by MklFamily.check)."""
+        checks.choice("coding.name", self.name, CODERS)
+        checks.integer("coding.bits_per_block", self.bits_per_block, 1, MAX_BITS)
+        checks.integer("coding.block_size", self.block_size, 1, MAX_BLOCK)
+        checks.integer("coding.chunk_log2", self.chunk_log2, 0, 40)
+        checks.choice("coding.selection", self.selection, ("sample", "argmax"))
+        checks.choice("coding.fused", self.fused, ("auto", "on", "off"))
+        checks.integer("coding.finetune_steps", self.finetune_steps, 0)
+        checks.integer("coding.round_blocks", self.round_blocks, 1)
+        checks.number("coding.checkpoint_seconds", self.checkpoint_seconds, 0)
+        if self.stop_after is not None:
+            checks.integer("coding.stop_after", self.stop_after, 0)
 
     @property
     def n_candidates(self) -> int:

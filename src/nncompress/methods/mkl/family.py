@@ -19,6 +19,7 @@ from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.methods.mkl.callbacks import PosteriorHistograms, PruningCurvesPlot
 from nncompress.methods.mkl.encoder import MRCEncoder, MRCSettings, PrewarmSearchKernel
 from nncompress.methods.mkl.module import MiracleModule, check_schedule
+from nncompress.methods.mkl.settings import SCHEMAS
 from nncompress.methods.mkl.sharding import Ranks
 from nncompress.pruning.curves import accuracy_curves, fractions, update_curves_file
 
@@ -51,7 +52,7 @@ class MklFamily(Family):
     shards_export = True  # trainer=ddp: the ranks share the block searches (methods/mkl/sharding.py)
     codecs = ("orc", "pfr")  # coding=orc|pfr: the same posterior, coded by ordered random coding or PFR
     trains_with = ("bits_per_block",)  # the block KL budget C_block the posterior is trained to
-    schemas = {("coding", "mrc_schema"): MRCSettings}
+    schemas = {("coding", "mrc_schema"): MRCSettings, **SCHEMAS}
     frontier = frontier_rows()
 
     @staticmethod

@@ -32,13 +32,14 @@ from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.methods.pwfn.export import coded_tensors, compressibility, layer_names_of, to_codebook
 from nncompress.methods.pwfn.module import PwfnModule
 from nncompress.methods.pwfn.rounds import STATE, TrainerOptions, run_rounds
-from nncompress.methods.pwfn.settings import check_model, settings_of
+from nncompress.methods.pwfn.settings import PwfnSettings, check_model, settings_of
 from nncompress.methods.pwfn.snapshots import save_figure1
 
 
 @register
 class PwfnFamily(Family):
     key, codec = "pwfn", "codebook"
+    schemas = {("method", "pwfn_schema"): PwfnSettings}
     # paper 002 reports entropy bits: its ratio is the entropy ratio (export.py)
     frontier = (FrontierRows("pwfn", "PWFN", "P", "tab:green", "α {alpha}", (Knob("alpha", "alpha", "method.alpha"),),
                              paper_ratio=("ratio_paper", "ratio_entropy")),)

@@ -1,8 +1,9 @@
 """The settings of a PWFN run (paper 002; REFERENCE.md §3) and their checks at start-up.
 
-Every key of the `method:` node of conf/method/pwfn.yaml except name, family and train_steps is a
-field here; a value out of range is a one-line UserError before any PWFN work
-(`settings_from_config`; a misspelt key is refused by Hydra, the config being a struct).
+Every key of the `method:` node of method=pwfn is a field here, with its default (the paper's), and
+PwfnSettings is that node's schema in Hydra's ConfigStore (`pwfn_schema`): a misspelt key fails
+while composing, a value out of range is a one-line UserError at start-up (`__post_init__`, run by
+tasks.config.check_config, and again by `settings_from_config`).
 
     fixing            appendix (Algorithm 1, the default) | public (the authors' code's round)
     count             Algorithm 1's "most weights": within_delta (default) | nearest (as printed)
@@ -28,32 +29,39 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from typing import Any, List, Optional
 
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
-from nncompress.core.errors import UserError
+from nncompress.core.checks import ConfigError
 from nncompress.methods.pwfn.centres import MAX_OMEGA
 from nncompress.methods.pwfn.schedule import DEFAULT_ALPHA, DEFAULT_GAMMA, DEFAULT_SCHEDULE, validate_schedule
 
 FIXING_VARIANTS = ("appendix", "public")
 COUNT_MODES = ("within_delta", "nearest")
+IDENTITY = ("name", "family", "train_steps")  # the method's, not settings of its rounds
 
 
-class SettingsError(UserError, InterpolationResolutionError):
+class SettingsError(ConfigError, InterpolationResolutionError):
     """A bad PWFN setting: one line, even after OmegaConf appends its `full_key:` lines."""
 
     def __str__(self) -> str:
         return super().__str__().split("\n")[0]
 
 
-@dataclass(frozen=True)
+@dataclass
 class PwfnSettings:
+    """The `method:` node of method=pwfn and its Hydra schema (`pwfn_schema`): every key and its
+    default (the paper's) is here, conf/method/pwfn.yaml states none of them again."""
+
+    name: str = MISSING
+    family: str = "pwfn"
     fixing: str = "appendix"
     count: str = "within_delta"
     zero_fix: bool = False
     push_fixed: bool = False
-    schedule: tuple = field(default=DEFAULT_SCHEDULE)
+    schedule: List[float] = field(default_factory=lambda: list(DEFAULT_SCHEDULE))  # a tuple once built
     alpha: float = DEFAULT_ALPHA
     gamma: float = DEFAULT_GAMMA
     max_omega: int = MAX_OMEGA
@@ -61,16 +69,20 @@ class PwfnSettings:
     b: int = 7
     epochs_per_round: int = 3
     round0_fraction: float = 0.05
-    batches_per_epoch: float | int = 1.0
+    batches_per_epoch: Any = 1.0      # float | int (a fraction or a count); OmegaConf types no unions
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 1e-4
     clip_norm: float = 1.0
     log_every: int = 50
-    stop_after_round: int | None = None
-    figure: str | None = None
+    stop_after_round: Optional[int] = None
+    figure: Optional[str] = None
+    # The rounds train inside PwfnFamily.fit (methods/pwfn/rounds.py), which records the steps they
+    # ran (results.json, the final log's step); Lightning's fit does not run.
+    train_steps: int = 0
 
     def __post_init__(self) -> None:
+        self.schedule = tuple(self.schedule)
         check(self)
 
     def fixing_options(self) -> dict:
@@ -137,7 +149,7 @@ def settings_from_config(method: dict) -> PwfnSettings:
 
     A misspelt key is refused by Hydra itself (the composed config is a struct); keys forced in
     with `++method.x=...` that are no setting are left alone (other tools add their own)."""
-    valid = [f.name for f in fields(PwfnSettings)]
+    valid = [f.name for f in fields(PwfnSettings) if f.name not in IDENTITY]
     kwargs = {k: v for k, v in method.items() if k in valid}
     if "schedule" in kwargs:
         schedule = kwargs["schedule"]

@@ -29,7 +29,7 @@ from nncompress.methods.rd.compress import Compressed, prune, quantize
 from nncompress.methods.rd.estimate import importance_for
 from nncompress.methods.rd.figure6 import figure6_data
 from nncompress.methods.rd.metrics import classification_metrics
-from nncompress.methods.rd.settings import RdSettings, check_config, rd_settings
+from nncompress.methods.rd.settings import RdMethod, RdSettings, check_config, rd_settings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ QUANTIZE = ((Knob("operation", "operation", "method.operation"), "quantize"),)
 @register
 class RdFamily(Family):
     key, codec, trains = "rd", "codebook", False
+    schemas = {("method", "rd_schema"): RdMethod}
     # ratio_paper: 1 / kept fraction (pruning) or section 5.3's r (quantisation)
     frontier = (FrontierRows("rd", "rd quantisation", "*", "tab:pink", "{bits} bits, {importance}",
                              (Knob("bits", "bits", "method.bits"), IMPORTANCE), when=QUANTIZE),

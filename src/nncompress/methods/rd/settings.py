@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
-from nncompress.core.errors import UserError
+from nncompress.core.checks import ConfigError
 from nncompress.importance import ESTIMATORS, HESSIAN_ESTIMATORS, check_options
 
 OPERATIONS = ("prune", "quantize", "theory")
@@ -29,8 +29,47 @@ IMPORTANCE_KEYS = {"name", "temperature", "split", "samples", "n_samples", "per_
                    "hessian_estimator", "mu", "normalize"}
 
 
-class SettingsError(UserError):
+class SettingsError(ConfigError):
     """A bad `method=rd` setting (run.py prints it as one line)."""
+
+
+@dataclass
+class Theory:
+    """operation=theory (Figure 6): the linear Gaussian model of section 4."""
+
+    lam: List[float] = field(default_factory=lambda: [3.0, 2.0, 1.0])      # Sigma_X = diag(lam)
+    sigma2: List[float] = field(default_factory=lambda: [3.0, 2.0, 1.0])   # W ~ N(0, diag(sigma2))
+    # where Theorem 3's compressor is checked by Monte Carlo
+    distortions: List[float] = field(default_factory=lambda: [1.0, 3.0, 6.0, 9.0, 12.0])
+    mc_samples: int = 200000
+
+
+@dataclass
+class RdMethod:
+    """The `method:` node of method=rd and its Hydra schema (`rd_schema`): every key and its default
+    (conf/method/rd.yaml states none again); the importance estimator is its own group."""
+
+    name: str = MISSING
+    family: str = "rd"
+    operation: str = "prune"      # prune | quantize | theory (Figure 6: no network is compressed)
+    keep: float = 0.1             # prune: the fraction of weights kept in every Linear / Conv2d layer, in (0, 1]
+    bits: int = 4                 # quantize: k = 2^bits centres per layer (integer >= 1)
+    max_iter: int = 30            # quantize: k-means iterations (fewer if the assignment stops changing)
+    cache_importance: bool = True   # reuse an importance estimated with the same settings (beside the baseline)
+    figure: Optional[str] = None  # the paper figure a recipe's jobs belong to (report/papers/rd.py)
+    theory: Theory = field(default_factory=Theory)
+    train_steps: int = 0          # post-training: no training steps
+
+    def __post_init__(self) -> None:
+        if self.operation not in OPERATIONS:
+            _fail(f"method.operation={self.operation}: choose one of {list(OPERATIONS)}")
+        check_keep(self.keep)
+        check_bits(self.bits)
+        if not _is_int(self.max_iter) or self.max_iter < 0:
+            _fail(f"method.max_iter={self.max_iter}: must be an integer >= 0")
+        theory_settings(vars(self.theory))
+        if not _is_int(self.train_steps) or self.train_steps < 0:
+            _fail(f"method.train_steps={self.train_steps}: must be an integer >= 0")
 
 
 @dataclass(frozen=True)
@@ -54,12 +93,14 @@ class ImportanceSettings:
 
 @dataclass(frozen=True)
 class RdSettings:
-    operation: str = "prune"
-    keep: float = 0.1
-    bits: int = 4
-    max_iter: int = 30
-    cache_importance: bool = True
-    figure: Optional[str] = None
+    """The checked settings of a run (its method node and importance), the defaults RdMethod's."""
+
+    operation: str = RdMethod.operation
+    keep: float = RdMethod.keep
+    bits: int = RdMethod.bits
+    max_iter: int = RdMethod.max_iter
+    cache_importance: bool = RdMethod.cache_importance
+    figure: Optional[str] = RdMethod.figure
     importance: ImportanceSettings = ImportanceSettings()
     theory: Optional[dict] = None  # operation=theory: lam, sigma2, distortions, mc_samples
 
