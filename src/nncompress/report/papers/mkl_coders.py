@@ -202,7 +202,10 @@ def gaussian_tables(rows: list) -> tuple:
     caption = (f"Gaussian blocks with known posterior q (mu = rho/2, KL(q||p) as given, p = N(0, rho^2 I)), {n} blocks "
                "(independent keys) per row. TV / KL: binned (10 bins of equal q-probability) law of the coded "
                "sample's first coordinate (marginal) and of its radius (radial, d > 1) against q (core.divergence); "
-               f"floor: the exact expected value of the same statistic for {n} exact draws from q.")
+               f"floor: the exact expected value of the same statistic for {n} exact draws from q. Budgets "
+               f"covered: KL = {', '.join(str(k) for k in sorted({r['kl_bits'] for r in rows}))} bits (the "
+               "eager search of 2^20 or more candidates for 400 blocks is hours on a CPU; "
+               "`python -m nncompress.bench.rec_coders --kl ...` runs others).")
     return tables(GAUSS_HEAD, body, caption)
 
 
