@@ -133,7 +133,7 @@ def test_partial_runs_give_per_block_rows_and_no_file_or_error(tmp_path):
 
 def _point_settings(base, point):
     """(coder, C, log2 of the candidate bound, stop_after, block, fine-tuning steps, fused at the
-    hashed LeNet-5's 2,484 blocks of 10) of one point of the recipe, composed as its job is."""
+    hashed LeNet-5's 2,483 blocks of 10) of one point of the recipe, composed as its job is."""
     from omegaconf import OmegaConf
 
     from helpers import compose_cfg
@@ -142,7 +142,7 @@ def _point_settings(base, point):
     cfg = compose_cfg([*base, *OmegaConf.to_container(compose_cfg(base).hydra.sweeper.points)[point]])
     s = mrc_settings(cfg)
     return (s.name, s.bits_per_block, s.n_candidates.bit_length() - 1, s.stop_after, int(cfg.block),
-            s.finetune_steps, s.use_fused(2484))
+            s.finetune_steps, s.use_fused(2483))
 
 
 def test_quick_overlay_composes_to_c10_12_whole_and_c20_30_on_their_first_blocks():
@@ -153,7 +153,7 @@ def test_quick_overlay_composes_to_c10_12_whole_and_c20_30_on_their_first_blocks
         "mrc_c10", "orc_c10", "pfr_c10", "mrc_c20_first100", "orc_c20_first100", "pfr_c20_first100",
         "mrc_c12", "orc_c12", "pfr_c12", "mrc_c30_first2", "orc_c30_first2", "pfr_c30_first2"]
     # blocks of 10 and no fine-tuning at every budget; PFR searches 2^(C+2); the fused kernel from C = 20
-    # (2,484 x 2^20 >= 2^26 candidates), eager below; C = 20 / 30 pause after 100 / 2 blocks
+    # (2,483 x 2^20 >= 2^26 candidates), eager below; C = 20 / 30 pause after 100 / 2 blocks
     assert _point_settings(quick, "pfr_c10") == ("pfr", 10, 12, None, 10, 0, False)
     assert _point_settings(quick, "orc_c12") == ("orc", 12, 12, None, 10, 0, False)
     assert _point_settings(quick, "mrc_c20_first100") == ("mrc", 20, 20, 100, 10, 0, True)

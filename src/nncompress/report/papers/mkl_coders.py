@@ -116,7 +116,8 @@ def coders_table(runs: pd.DataFrame, issues=()) -> tuple:
                   "bounds and search time per block are over those n blocks (PFR: the exp-Golomb order best for "
                   "them); the file and the test error after coding need all N blocks, so they are not given (—)."]
     if issues:
-        notes += ["", f"Note: {len(issues)} failed, paused or missing job(s):", *(f"- {line}" for line in issues)]
+        notes += [""] * bool(notes) + [f"Note: {len(issues)} failed, paused or missing job(s):",
+                                        *(f"- {line}" for line in issues)]
     return tables(HEAD, rows, caption, notes)
 
 
