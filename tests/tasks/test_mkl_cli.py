@@ -99,6 +99,11 @@ def test_paused_coding_resumes_to_the_identical_file(coded_run, real_data_dir, t
     first = run_main([*args, "coding.stop_after=300"], real_data_dir)
     assert first.returncode == 0 and "paused after block 300" in first.stdout
     assert not (tmp_path / "model.mrc").exists() and (tmp_path / "coding_state.pt").exists()
+    # paused.json: the record so far (the report's partial rows), the same evaluation before coding
+    paused = json.loads((tmp_path / "paused.json").read_text())
+    assert paused["paused"] == "coding paused after block 300 of 828"
+    assert paused["test_error_uncompressed"] == r["test_error_uncompressed"] and paused["n_coded_params"] == 24830
     second = run_main(args, real_data_dir)
     assert second.returncode == 0, second.stderr[-3000:]
     assert (tmp_path / "model.mrc").read_bytes() == (out / "model.mrc").read_bytes()
+    assert not (tmp_path / "paused.json").exists()  # finished: results.json alone describes it

@@ -127,6 +127,11 @@ def _job_row(cfg_path: Path) -> dict:
             row.update(res, status="ok", error=None)
         else:
             row.update(status="failed", error=f"unreadable results.json: {res}")
+    elif (run_dir / "paused.json").exists():  # tasks/train.py: stopped on purpose (coding.stop_after), resumable
+        res = _read_json(run_dir / "paused.json")
+        if isinstance(res, dict):
+            row.update(res)
+        row.update(status="paused", error=res.get("paused") if isinstance(res, dict) else "paused")
     elif (run_dir / "failed.json").exists():
         res = _read_json(run_dir / "failed.json")
         error = res.get("error") if isinstance(res, dict) else f"unreadable failed.json: {res}"

@@ -41,6 +41,23 @@ def tex_cell(text: str) -> str:
             .replace("—", "---").replace(",", "{,}"))
 
 
+def tables(head: list, rows: list, caption: str = "", notes=()) -> tuple:
+    """(markdown, latex) of one table of text cells: the markdown with its caption and `notes`
+    (markdown lines) below it; the LaTeX a booktabs tabular of the same cells (`tex_cell`, ^ and ≤
+    made LaTeX; caption and notes are left to the paper's own text)."""
+    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]
+    if caption:
+        md += ["", caption]
+    if notes:
+        md += ["", *notes]
+
+    def tex(c):
+        return tex_cell(c).replace("^", r"\^{}").replace("≤", r"$\le$")
+    lines = [r"\begin{tabular}{" + "l" * len(head) + "}", r"\toprule", " & ".join(tex(h) for h in head) + r" \\",
+             r"\midrule", *(" & ".join(tex(c) for c in r) + r" \\" for r in rows), r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(md) + "\n", "\n".join(lines) + "\n"
+
+
 def tex_escape(text: str) -> str:
     """Free text such as an error message, made safe for LaTeX."""
     out = re.sub(r"([&%$#_{}])", r"\\\1", text.replace("\\", "/"))

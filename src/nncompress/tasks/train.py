@@ -103,7 +103,7 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
         try:
             exported = _export(cfg, family, module, ctx)
         except Paused as exc:
-            return _paused(exc, run_dir, loggers)
+            return _paused(exc, run_dir, loggers, record)
         if exported is None:  # a rank > 0 of a sharded export: its share is with rank 0, which writes
             return {"status": "worker", "rank": trainer.global_rank}
         record.update(exported)
@@ -121,13 +121,21 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
     record["wall_seconds"] = time.perf_counter() - start
     record.update(wandb_keys(loggers))
     finish_wandb(loggers, write_results(run_dir, record))
+    (run_dir / PAUSED).unlink(missing_ok=True)  # a resumed run is finished: results.json alone describes it
     log.info("test error %.2f %% (uncompressed %.2f %%)", record["test_error"], err_uncompressed)
     return record
 
 
-def _paused(exc: Paused, run_dir: Path, loggers) -> dict:
+PAUSED = "paused.json"  # a paused run's record so far (report.collect: status "paused")
+
+
+def _paused(exc: Paused, run_dir: Path, loggers, record: dict | None = None) -> dict:
+    """Save what was logged and, in paused.json, the record so far (paused while coding: the
+    evaluation before coding, the model's sizes) so that a report can show a partial run as such."""
     for lg in loggers:  # what was logged so far reaches metrics.csv (the resumed run keeps those rows)
         lg.save()
+    if rank_zero_only.rank == 0:
+        write_results(run_dir, {**(record or {}), "paused": str(exc)}, name=PAUSED)
     print(f"{exc}; state saved in {run_dir}. Resume with the same command and hydra.run.dir={run_dir}")
     return {"status": "paused", "test_error": None}
 

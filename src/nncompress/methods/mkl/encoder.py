@@ -269,12 +269,6 @@ class MRCEncoder:
             self.stats.setdefault("searched", []).append(found.searched)
         return kl_bits
 
-    def code_block(self, b: int):
-        """Search and fix block b alone (a round of one block on one process)."""
-        members, mu, sigma, rho = self._moments(b)
-        found = self._search(b, mu, sigma, rho)
-        return self._fix(b, members, mu, sigma, rho, found), found
-
     def code_round(self, lo: int, hi: int) -> list:
         """Blocks lo..hi-1 searched from the current state (this rank's share of them), exchanged,
         and fixed in block order on every rank; [(kl_bits, Found)] per block."""
