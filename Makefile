@@ -33,9 +33,10 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv and install torch + the project
 
-# The demo is Table 1's quick block-30 run with 1 fine-tuning step between blocks instead of 3, to
-# keep it under 6 minutes here (coding the same trained posterior: 1.74 % after coding with 1 step,
-# 1.56 % with 2, 1.42 % with 3; experiments/README.md, Table 1).
+# The demo is Table 1's quick block-30 run with 1 fine-tuning step between blocks instead of 3:
+# 7.3 min here on a cold kernel cache (3,000 training steps 250 s, coding 162 s), ~2 min less than
+# with 3 (coding the same trained posterior: 1.74 % after coding with 1 step, 1.56 % with 2, 1.42 %
+# with 3; experiments/README.md, Table 1).
 run: setup  ## quick end-to-end demo: Mean-KL on MNIST, code into model.mrc, decode it again
 	$(PY) run.py method=meankl block=30 scale=quick coding.finetune_steps=1 hydra.run.dir=outputs/demo/meankl_b30 \
 	    trainer.progress_bar=false
