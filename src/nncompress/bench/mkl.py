@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from nncompress.bench.timing import interleaved
 from nncompress.coding.search import candidate_key, search_block, selection_key
@@ -142,22 +143,38 @@ def bench_steps(device, batch=200, repeats=10, rounds=5) -> dict:
     return out
 
 
+class _PlainLeNet5(LeNet5Caffe):
+    """LeNet-5 as it was before issue 20's step work: oneDNN's conv1 and each ReLU before its pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 20, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
 def bench_lenet5_variants(device, batch=200, repeats=10, rounds=5) -> dict:
-    """The deterministic LeNet-5 forward/backward (the bulk of a fine-tuning step) by eager PyTorch,
-    channels-last memory and torch.compile, as ratios to eager: the ways in to a faster step."""
+    """The deterministic LeNet-5 forward/backward (the bulk of a fine-tuning step) by eager PyTorch
+    as shipped (conv1 by patches, layers.patch_conv; pooling before ReLU), the plain module before
+    that, channels-last memory and torch.compile, as ratios to the shipped eager step."""
     torch.manual_seed(0)
     net = LeNet5Caffe().to(device)  # the plain module: its own parameters, no coded vector
+    plain = _PlainLeNet5().to(device)
+    plain.load_state_dict(net.state_dict())
     x = torch.randn(batch, 1, 28, 28, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
     xc = x.contiguous(memory_format=torch.channels_last)
 
-    def step(f, inp):
+    def step(f, inp, module=net):
         def run():
-            net.zero_grad(set_to_none=True)
+            module.zero_grad(set_to_none=True)
             F.cross_entropy(f(inp), y).backward()
         return run
 
-    fns = {"eager": step(net, x), "channels_last": step(net, xc)}
+    fns = {"eager": step(net, x), "plain_conv1": step(plain, x, plain), "channels_last": step(net, xc)}
     try:
         compiled = torch.compile(net)
         compiled(x)

@@ -34,6 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nncompress.layers.patch_conv import PatchConv2d
+from nncompress.layers.patch_conv import conv2d as patch_conv2d
+
 SAMPLE_SIGMA_MIN = 2.0**-30
 
 SigmaInit = Union[Callable[[torch.Tensor], torch.Tensor], float]
@@ -181,6 +184,8 @@ class BBBConv2d(BayesByBackprop):
         # nn.Conv2d's own explicit padding for non-zero modes (also covers padding="same").
         self._reversed_padding_repeated_twice = list(conv._reversed_padding_repeated_twice)
         self._init_posterior(conv.weight, conv.bias, sigma_init)
+        if isinstance(conv, PatchConv2d):  # the layer's own arithmetic: at the mean, the same floats
+            self.conv = patch_conv2d
 
     @classmethod
     def from_conv(cls, conv: nn.Conv2d, sigma_init: SigmaInit) -> BBBConv2d:
@@ -206,14 +211,16 @@ class BBBConv1d(BBBConv2d):
     conv = staticmethod(F.conv1d)
 
 
-_BBB_OF = {nn.Linear: BBBLinear.from_linear, nn.Conv2d: BBBConv2d.from_conv, nn.Conv1d: BBBConv1d.from_conv}
+# PatchConv2d computes nn.Conv2d's function (only faster on the CPU), so it converts as one.
+_BBB_OF = {nn.Linear: BBBLinear.from_linear, nn.Conv2d: BBBConv2d.from_conv, PatchConv2d: BBBConv2d.from_conv,
+           nn.Conv1d: BBBConv1d.from_conv}
 
 
 def to_bayesian(net: nn.Module, *, sigma_init: SigmaInit) -> nn.Module:
     """Replace every nn.Linear / nn.Conv2d / nn.Conv1d descendant of net in place; returns net.
 
     sigma_init: a function of the trained weight tensor (e.g. PWFN's eq. 8) or a constant.
-    Subclasses of Linear / Conv2d are left alone (their forward may differ).
+    Other subclasses of Linear / Conv2d are left alone (their forward may differ).
     """
     if type(net) in _BBB_OF:
         raise ValueError("to_bayesian converts the children of a network; wrap a lone layer, "

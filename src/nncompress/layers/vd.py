@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nncompress.core.shards import randn_rows
+from nncompress.layers.patch_conv import PatchConv2d
+from nncompress.layers.patch_conv import conv2d as patch_conv2d
 from nncompress.priors.logunif import kl_log_uniform, log_alpha
 
 LOG_ALPHA_DROP = 3.0
@@ -66,6 +68,8 @@ class VDConv2d(_VDMixin, nn.Module):
         self._init_vd(layer.weight, layer.bias, log_sigma2_init, threshold)
         self.conv_args = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
                               groups=layer.groups)
+        if isinstance(layer, PatchConv2d):  # the layer's own arithmetic (faster on the CPU)
+            self.conv = patch_conv2d
 
     def forward(self, x):
         if not self.training:

@@ -68,7 +68,9 @@ class CodedNetwork(nn.Module):
         for name, shape, offset, n, _, hashed, pid in self.slots:
             real = coded[offset : offset + n]
             if hashed:
-                real = real[getattr(self, f"hidx_{pid}")] * getattr(self, f"hsign_{pid}")
+                # index_select, not real[index]: its gradient is an index_add, ~7x faster on the CPU than
+                # the accumulating index_put that advanced indexing backpropagates through
+                real = torch.index_select(real, 0, getattr(self, f"hidx_{pid}")) * getattr(self, f"hsign_{pid}")
             params[name] = real.reshape(shape)
         return params
 

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nncompress.layers.patch_conv import PatchConv2d
+
 
 class LeNet5Caffe(nn.Module):
     """Caffe LeNet-5: conv 20 5x5, pool, conv 50 5x5, pool, fc 500, fc classes (431,080 params)."""
@@ -14,15 +16,17 @@ class LeNet5Caffe(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, widths=(20, 50, 500)):
         super().__init__()
         c1, c2, f1 = widths  # narrower after structured pruning (compressed files)
-        self.conv1 = nn.Conv2d(in_channels, c1, 5)
+        self.conv1 = PatchConv2d(in_channels, c1, 5)  # an nn.Conv2d, faster on the CPU for 1-3 channels
         self.conv2 = nn.Conv2d(c1, c2, 5)
         self.side = ((image_size - 4) // 2 - 4) // 2
         self.fc1 = nn.Linear(c2 * self.side * self.side, f1)
         self.fc2 = nn.Linear(f1, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        # Pooling before the ReLU gives the same values and gradients (both are monotone; where a
+        # window's maximum is <= 0 the ReLU passes no gradient) with a quarter of the ReLU's work.
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
         x = F.relu(self.fc1(x.flatten(1)))
         return self.fc2(x)
 
