@@ -88,14 +88,20 @@ def mnist_baseline(real_data_dir, tmp_path_factory):
     pre.mkdir(exist_ok=True)
 
     def baseline(model: str, steps: int = None) -> Path:
-        """steps: fewer than quick's training steps, for a model no other test asks for (the
-        first caller decides: the baseline is trained once)."""
+        """steps: fewer than quick's training steps. The baseline is trained once, in the folder
+        init_from=auto reads (its name has no step count), so every caller must ask for the same
+        steps: a second caller asking for others fails here rather than get the first's."""
         run_dir = pre / f"mnist_{model}_quick_s0"
+        asked = pre / f"{model}.steps"
         with FileLock(str(pre / f"{model}.lock")):
             if not (run_dir / "results.json").exists():
                 run_in_process(["task=pretrain", f"model={model}", "scale=quick", "trainer.progress_bar=false",
                                 f"paths.pretrained_dir={pre}", *([f"model.train.steps={steps}"] if steps else [])],
                                tmp_path_factory.mktemp(f"pretrain_{model}"), real_data_dir)
+                asked.write_text(str(steps))
+        if asked.read_text() != str(steps):
+            raise AssertionError(f"mnist_baseline({model!r}, steps={steps}): this session trained it with "
+                                 f"steps={asked.read_text()}; give every caller of one model the same steps")
         return run_dir
 
     baseline.pretrained_dir = pre

@@ -23,3 +23,20 @@ def test_the_committed_durations_name_test_files_with_seconds():
     seconds = json.loads(DURATIONS.read_text())
     assert len(seconds) > 50 and all(f.startswith("tests/") and f.endswith(".py") for f in seconds)
     assert all(s >= 0 for s in seconds.values())
+
+
+def test_write_durations_sums_each_files_phases(tmp_path):
+    """`make test`'s --write-durations: one key per file run, its setup + call + teardown seconds."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "durations.json"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           "tests/test_file_order.py::test_longest_file_first_whole_files_together_new_files_first",
+                           "tests/core/test_blocks.py", "--write-durations", str(out)],
+                          cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    seconds = json.loads(out.read_text())
+    assert sorted(seconds) == ["tests/core/test_blocks.py", "tests/test_file_order.py"]
+    assert all(0 <= s < 60 for s in seconds.values())

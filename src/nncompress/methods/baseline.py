@@ -14,12 +14,11 @@ import torch.nn.functional as F
 from omegaconf import MISSING
 from torch import nn
 
-from nncompress.core import checks
 from nncompress.core.errors import UserError
 from nncompress.methods.base import BuildContext, ClassifierModule, Family, register
 from nncompress.methods.frontier_rows import FrontierRows, Knob
 from nncompress.models.coded import CodedNetwork
-from nncompress.models.config import OPTIMIZERS
+from nncompress.models.config import OPTIMIZERS, check_optimizer
 
 
 @dataclass
@@ -37,12 +36,7 @@ class BaselineSettings:
     train_steps: int = MISSING
 
     def __post_init__(self) -> None:
-        checks.choice("method.optimizer", self.optimizer, OPTIMIZERS)
-        checks.positive("method.lr", self.lr)
-        checks.number("method.momentum", self.momentum, 0, 1, high_open=True)
-        checks.number("method.weight_decay", self.weight_decay, 0)
-        checks.integers("method.milestones", self.milestones, 1)
-        checks.integer("method.train_steps", self.train_steps, 0)
+        check_optimizer("method", self, self.train_steps, "train_steps")
 
 
 class BaselineModule(ClassifierModule):
@@ -96,6 +90,7 @@ def load_baseline_into(net: nn.Module, path, spec) -> None:
     net.load_state_dict({**buffers, **{k: v.detach() for k, v in coded.expand(state["weights"]).items()}})
 
 
+RECIPE_KEYS = ("lr", "weight_decay", "optimizer", "momentum", "milestones")  # BaselineModule's settings
 WEIGHT_DECAY = (Knob("weight_decay", path="method.weight_decay"),)
 
 
@@ -108,6 +103,6 @@ class BaselineFamily(Family):
                              dense=True))
 
     def build(self, cfg, ctx: BuildContext):
-        m = cfg.method
-        return BaselineModule(ctx.network, lr=m.lr, weight_decay=m.weight_decay, optimizer=m.get("optimizer", "adam"),
-                              momentum=m.get("momentum", 0.0), milestones=m.get("milestones") or ())
+        # The keys the node has (BaselineSettings states them all; a run saved before a key existed
+        # lacks it): BaselineModule's signature is the one fallback, no default is restated here.
+        return BaselineModule(ctx.network, **{k: cfg.method[k] for k in RECIPE_KEYS if k in cfg.method})

@@ -31,12 +31,18 @@ class TrainRecipe:
     milestones: List[int] = field(default_factory=list)  # steps after which lr x 0.1
 
     def __post_init__(self) -> None:
-        checks.choice("model.train.optimizer", self.optimizer, OPTIMIZERS)
-        checks.positive("model.train.lr", self.lr)
-        checks.number("model.train.momentum", self.momentum, 0, 1, high_open=True)
-        checks.number("model.train.weight_decay", self.weight_decay, 0)
-        checks.integer("model.train.steps", self.steps, 0)
-        checks.integers("model.train.milestones", self.milestones, 1)
+        check_optimizer("model.train", self, self.steps, "steps")
+
+
+def check_optimizer(node: str, settings, steps: int, steps_key: str) -> None:
+    """The checks of an optimiser recipe (optimizer, lr, momentum, weight_decay, milestones and its
+    step count under `steps_key`): model.train's, and method=baseline / l2's, which restate it."""
+    checks.choice(f"{node}.optimizer", settings.optimizer, OPTIMIZERS)
+    checks.positive(f"{node}.lr", settings.lr)
+    checks.number(f"{node}.momentum", settings.momentum, 0, 1, high_open=True)
+    checks.number(f"{node}.weight_decay", settings.weight_decay, 0)
+    checks.integer(f"{node}.{steps_key}", steps, 0)
+    checks.integers(f"{node}.milestones", settings.milestones, 1)
 
 
 @dataclass

@@ -15,7 +15,6 @@ from nncompress.methods.ibc.settings import MIXTURE_KEYS, MODULE_EXCLUDE, SCHEMA
 from nncompress.methods.ibc.trajectory import LogAlphaTrajectory
 
 
-
 def build_module(net, n_train: int, terms, module_cfg: dict) -> IbcModule:
     """IbcModule with the objective terms named in `terms` and the method's `module:` settings."""
     unknown = sorted(set(terms) - set(TERMS))

@@ -46,6 +46,11 @@ def frontier_rows() -> tuple:
     return tuple(rows)
 
 
+# One posterior's settings (Mean-Var: log_sigma_init, beta_*; Mean-KL: halley_steps), passed where the
+# method node has them.
+POSTERIOR_KEYS = ("log_sigma_init", "beta_init", "beta_eps", "beta_eps_coding", "halley_steps")
+
+
 @register
 class MklFamily(Family):
     key, codec = "mkl", "mrc"
@@ -57,13 +62,18 @@ class MklFamily(Family):
 
     @staticmethod
     def schedule(m) -> dict:
-        """MiracleModule's warm-up and rate settings from method config `m`."""
-        return dict(budget_warmup_factor=float(m.get("budget_warmup", {}).get("factor", 1.0)),
-                    budget_warmup_steps=int(m.get("budget_warmup", {}).get("steps", 0)),
-                    lr_gamma_factor=float(m.get("lr_gamma_factor", 1.0)),
-                    lr_decay_start=int(m.get("lr_decay", {}).get("start", 0)),
-                    lr_decay_steps=int(m.get("lr_decay", {}).get("steps", 0)),
-                    lr_final_factor=float(m.get("lr_decay", {}).get("final", 1.0)))
+        """MiracleModule's warm-up and rate settings that method config `m` has (Mean-KL's schema
+        states them; Mean-Var's has none): MiracleModule's signature is the one fallback."""
+        out = {}
+        if "budget_warmup" in m:
+            out.update(budget_warmup_factor=float(m.budget_warmup.factor),
+                       budget_warmup_steps=int(m.budget_warmup.steps))
+        if "lr_gamma_factor" in m:
+            out["lr_gamma_factor"] = float(m.lr_gamma_factor)
+        if "lr_decay" in m:
+            out.update(lr_decay_start=int(m.lr_decay.start), lr_decay_steps=int(m.lr_decay.steps),
+                       lr_final_factor=float(m.lr_decay.final))
+        return out
 
     def check(self, cfg) -> None:
         try:
@@ -84,9 +94,7 @@ class MklFamily(Family):
         return MiracleModule(
             ctx.network, posterior=m.posterior, block_size=int(cfg.block),
             bits_per_block=int(cfg.coding.get("bits_per_block", 20)), partition_seed=int(cfg.seed),
-            lr=m.lr, log_rho_init=m.log_rho_init, log_sigma_init=m.get("log_sigma_init", -10.0),
-            beta_init=m.get("beta_init", 1e-8), beta_eps=m.get("beta_eps", 5e-5),
-            beta_eps_coding=m.get("beta_eps_coding"), halley_steps=m.get("halley_steps", 0),
+            lr=m.lr, log_rho_init=m.log_rho_init, **{k: m[k] for k in POSTERIOR_KEYS if k in m},
             **self.schedule(m))
 
     def export_started(self, ctx: BuildContext) -> bool:

@@ -11,6 +11,7 @@ from omegaconf import MISSING
 
 from nncompress.core import checks
 
+
 @dataclass
 class BudgetWarmup:
     """Mean-KL's block budget warm-up: factor x C_block at step 0, a geometric fall to C_block at
