@@ -27,7 +27,7 @@ from scipy.optimize import brentq
 
 from nncompress.coding import expgolomb, ordered
 from nncompress.coding.mrc import materialise
-from nncompress.coding.search import search_block
+from nncompress.coding.search import prepare_fused, search_block
 from nncompress.core import divergence
 
 LI_EL_GAMAL_LOG2K = 1 + math.log2(math.e) / math.e  # E[log2 K] - KL <= this
@@ -50,26 +50,34 @@ def posterior(kl_bits: float, dim: int, rho: float = 0.1):
         torch.full((dim,), rho, dtype=torch.float64)
 
 
-def coded(coder: str, kl_bits: int, dim: int, blocks: int, seed: int = 0, pfr_extra: int = 2) -> dict:
-    """One coder's indices, samples (B x d, float64) and seconds per block on these blocks."""
+def coded(coder: str, kl_bits: int, dim: int, blocks: int, seed: int = 0, pfr_extra: int = 2,
+          fused: bool = False) -> dict:
+    """One coder's indices, samples (B x d, float64) and seconds per block on these blocks.
+    fused: pass 1 by the compiled kernel (the same indices; KL >= 16 bits is hours eager), its build
+    timed apart from the blocks."""
     mu, sigma, rho = posterior(kl_bits, dim)
     log2n = kl_bits + (pfr_extra if coder == "pfr" else 0)
+    chunk = 1 << (16 if fused or coder == "mrc" else 14)  # memory only: the indices do not depend on it
+    if fused:
+        prepare_fused("cpu", dim, 1 << log2n, chunk, "sample" if coder == "mrc" else "argmax")
     t0, indices, samples = time.perf_counter(), [], []
     for b in range(blocks):
         if coder == "mrc":
-            k = search_block(seed, b, mu.float(), sigma.float(), rho.float(), 1 << log2n).index
+            k = search_block(seed, b, mu.float(), sigma.float(), rho.float(), 1 << log2n, chunk=chunk,
+                             fused=fused, pad_to=dim).index
         else:
             k = ordered.search_block(seed, b, mu.float(), sigma.float(), rho.float(), 1 << log2n, coder,
-                                     chunk=1 << 14).index
+                                     chunk=chunk, fused=fused, pad_to=dim).index
         indices.append(k)
         samples.append(materialise(seed, b, k, rho.float()).double().numpy())
     return {"indices": indices, "samples": np.stack(samples), "log2n": log2n,
             "seconds_per_block": (time.perf_counter() - t0) / blocks, "mu": mu.numpy(), "sigma": sigma.numpy()}
 
 
-def row(coder: str, kl_bits: int, dim: int, blocks: int, seed: int = 0, pfr_extra: int = 2, bins: int = 10) -> dict:
+def row(coder: str, kl_bits: int, dim: int, blocks: int, seed: int = 0, pfr_extra: int = 2, bins: int = 10,
+        fused: bool = False) -> dict:
     """Bits, bounds and the coded sample's binned TV / KL (bits) against q, for one coder."""
-    c = coded(coder, kl_bits, dim, blocks, seed, pfr_extra)
+    c = coded(coder, kl_bits, dim, blocks, seed, pfr_extra, fused)
     idx = c["indices"]
     if coder == "pfr":
         order = expgolomb.best_order(idx, c["log2n"])
@@ -85,6 +93,7 @@ def row(coder: str, kl_bits: int, dim: int, blocks: int, seed: int = 0, pfr_extr
     return out
 
 
-def table(kl_bits, dims, blocks: int, seed: int = 0, pfr_extra: int = 2, bins: int = 10) -> list:
+def table(kl_bits, dims, blocks: int, seed: int = 0, pfr_extra: int = 2, bins: int = 10, fused: bool = False) -> list:
     """`row` for every coder, KL in kl_bits and dimension in dims."""
-    return [row(c, int(k), int(d), blocks, seed, pfr_extra, bins) for k in kl_bits for d in dims for c in CODERS]
+    return [row(c, int(k), int(d), blocks, seed, pfr_extra, bins, fused) for k in kl_bits for d in dims
+            for c in CODERS]
