@@ -31,6 +31,7 @@ STREAM_HASH = 1
 STREAM_PERMUTATION = 2
 STREAM_CANDIDATES = 3
 STREAM_SELECTION = 4
+STREAM_PARTITION = 5  # coding.partition: each bin's arrivals and points
 
 
 def mix32(x):

@@ -33,7 +33,7 @@ from nncompress.coding.gaussian_coders import table as gaussian_table
 from nncompress.report.common import problems, save_figure, tables
 from nncompress.report.papers import register
 
-LABELS = {"mrc": "MRC", "orc": "ORC", "pfr": "PFR"}
+LABELS = {"mrc": "MRC", "orc": "ORC", "pfr": "PFR", "sppfr": "SP-PFR"}  # sppfr: the Gaussian table only
 COLORS = {"mrc": "#1f77b4", "orc": "#2ca02c", "pfr": "#d62728"}
 METHODS = ("meankl", "meanvar")
 STATE = "coding_state.pt"  # methods/mkl/family.py: the encoder's state (indices, per-block KL)
@@ -195,7 +195,11 @@ def gaussian_tables(rows: list) -> tuple:
     """(markdown, latex) of `coding.gaussian_coders.table` rows."""
     def cell(r, k, digits=3):
         return f"{r[k]:.{digits}f}" if k in r else "—"
-    body = [[str(r["kl_bits"]), str(r["dim"]), LABELS[r["coder"]], f"2^{r['candidates_log2']}", f"{r['bits']:.2f}",
+    def search(r):  # SP-PFR: its bins, and the points it scored a block on average
+        if r["coder"] == "sppfr":
+            return f"2^{r['candidates_log2']} bins, {r['searched']:,.0f} points"
+        return f"2^{r['candidates_log2']}"
+    body = [[str(r["kl_bits"]), str(r["dim"]), LABELS[r["coder"]], search(r), f"{r['bits']:.2f}",
              f"{r['bits_bound']:.2f}", f"{r['mean_log2_K']:.2f}", cell(r, "tv_marginal"), cell(r, "tv_radial"),
              cell(r, "tv_floor"), cell(r, "kl_marginal_bits", 4), cell(r, "kl_radial_bits", 4),
              cell(r, "kl_floor_bits", 4), f"{r['seconds_per_block']:.3f}"] for r in rows]
