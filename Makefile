@@ -34,7 +34,8 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed  ## create .venv and install torch + the project
 
 # The demo is Table 1's quick block-30 run with 1 fine-tuning step between blocks instead of 3:
-# 6.6 min here on a cold kernel cache (3,000 training steps 213 s, coding 162 s), ~2 min less than
+# 5 min 57 s here on a cold kernel cache (3,000 training steps 184 s, coding 137 s of which the
+# kernel build 23 s, decoding 12 s), ~2 min less than
 # with 3 (coding the same trained posterior: 1.74 % after coding with 1 step, 1.56 % with 2, 1.42 %
 # with 3; experiments/README.md, Table 1).
 run: setup  ## quick end-to-end demo: Mean-KL on MNIST, code into model.mrc, decode it again

@@ -82,9 +82,9 @@ def test_posterior_and_metrics_written(coded_run):
 def test_prune_curve_task(coded_run, real_data_dir):
     out, r = coded_run
     run_in_process(["task=prune_curve", f"run={out}", "pruning=all", "pruning.repeats=2",
-                    "pruning.fractions.step=0.25"], out / "prune", real_data_dir)
+                    "pruning.fractions.step=0.5"], out / "prune", real_data_dir)
     curves = json.loads((out / "pruning.json").read_text())
-    assert curves["fractions"] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert curves["fractions"] == [0.0, 0.5, 1.0]  # each point evaluates 10,000 test images per strategy
     for strategy in ("random", "magnitude", "kl"):
         acc = curves[strategy]["accuracy"]
         assert acc[0] == pytest.approx(100.0 - r["test_error_compressed"])  # nothing pruned

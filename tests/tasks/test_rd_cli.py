@@ -59,7 +59,9 @@ def test_cifar10_chain_on_synthetic_archives(tmp_path):
     """init_from=auto trains a (2-step) CIFAR CNN baseline, rd prunes it by fisher into model.cbk,
     and a fresh process decodes the file to the same error (BatchNorm statistics included)."""
     data = write_cifar(tmp_path / "data", classes=10)
-    common = ["dataset=cifar10", "model=cifar_cnn", "dataset.val_size=40", "dataset.device=cpu", CIFAR_FILES]
+    # batches of 20: a step of the CIFAR CNN costs ~10 s here at 200
+    common = ["dataset=cifar10", "model=cifar_cnn", "dataset.val_size=40", "dataset.batch_size=20",
+              "dataset.device=cpu", CIFAR_FILES]
     pre = tmp_path / "pretrained"
     run_in_process([*common, "method=rd", "scale=quick", "model.train.steps=2", "importance=fisher",
                     "importance.n_samples=8", "method.keep=0.05", f"paths.pretrained_dir={pre}", *QUIET],
