@@ -88,3 +88,5 @@ def test_quantiles_are_symmetric_and_bad_arguments_refused():
         P.search_block(0, 0, mu, rho, rho, 2)
     with pytest.raises(ValueError, match="partition bits"):
         P.search_block(0, 0, mu, sigma, rho, 61)
+    with pytest.raises(ValueError, match="exceed 29 a dimension"):
+        P.bits_per_dim(2, 59)

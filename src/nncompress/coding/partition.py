@@ -43,6 +43,7 @@ from nncompress.core import generator as G
 NEG_LOG_FIRST_MAX = 25 * math.log(2) + 1e-6
 MARGIN = 1e-9  # float64 rounding of L against its interval bound U_c
 MAX_BITS = 60
+MAX_DIM_BITS = 29  # 29 + 24 bits of j + v: float64's 53
 
 
 @dataclass
@@ -55,9 +56,13 @@ class PartitionedResult:
 
 
 def bits_per_dim(dim: int, total: int) -> list:
-    """B partition bits over `dim` dimensions, as evenly as they go (the first dimensions take the rest)."""
+    """B partition bits over `dim` dimensions, as evenly as they go (the first dimensions take the rest);
+    at most MAX_DIM_BITS a dimension, so that a point's quantile j + v (v a 24-bit uniform) is exact
+    in float64."""
     if not 0 <= total <= MAX_BITS or dim < 1:
         raise ValueError(f"partition bits must be in 0..{MAX_BITS} over >= 1 dimension, got {total} over {dim}")
+    if -(-total // dim) > MAX_DIM_BITS:
+        raise ValueError(f"{total} partition bits over {dim} dimension(s) exceed {MAX_DIM_BITS} a dimension")
     return [total // dim + (1 if i < total % dim else 0) for i in range(dim)]
 
 
