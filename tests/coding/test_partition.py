@@ -90,3 +90,32 @@ def test_quantiles_are_symmetric_and_bad_arguments_refused():
         P.search_block(0, 0, mu, sigma, rho, 61)
     with pytest.raises(ValueError, match="exceed 29 a dimension"):
         P.bits_per_dim(2, 59)
+    with pytest.raises(ValueError, match="one value a dimension, got 2, 2, 1"):
+        P.search_block(0, 0, mu.repeat(2), sigma.repeat(2), rho, 2)
+
+
+@pytest.mark.parametrize("mu,b", [(0.05, 12), (0.0, 1), (-0.3, 6), (0.9, 20)])
+def test_ranking_starts_at_the_peak_interval_and_never_increases(mu, b):
+    """The best-first search's stopping rule rests on this: each dimension's intervals in
+    non-increasing order of their bound, the first one holding L's peak."""
+    r = P._Ranking(mu, 0.01, 0.1, b)
+    n = min(1 << b, 200)
+    bounds = [r[k][0] for k in range(n)]
+    assert all(a >= c for a, c in zip(bounds, bounds[1:]))
+    assert r[0][0] == max(r._bound(j) for j in range(max(0, r[0][1] - 3), min(1 << b, r[0][1] + 4)))
+    js = sorted(r[k][1] for k in range(n))
+    assert js == list(range(js[0], js[-1] + 1))  # a contiguous run of intervals around the peak
+
+
+def test_benchmark_runs_the_chosen_coders(tmp_path, capsys):
+    """`python -m nncompress.bench.rec_coders --coders sppfr pfr --json F`: a row per coder and dimension."""
+    import json
+
+    from nncompress.bench.rec_coders import main
+
+    main(["--kl", "4", "--dim", "1", "2", "--blocks", "40", "--coders", "sppfr", "pfr",
+          "--json", str(tmp_path / "r.json")])
+    rows = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["coder"], r["dim"]) for r in rows] == [("sppfr", 1), ("pfr", 1), ("sppfr", 2), ("pfr", 2)]
+    assert all(r["candidates_log2"] == 2 for r in rows if r["coder"] == "sppfr")  # J = 2^(KL - SP_SLACK)
+    assert "sppfr" in capsys.readouterr().out

@@ -9,7 +9,7 @@ the B coded samples are B independent draws of the coder's output law. The coder
     orc  the same N and index width, ordered noise (coding.ordered)
     pfr  the search bounded by N = 2^(KL + extra); the index in the exp-Golomb code of the best
          order for the B indices (coding.expgolomb)
-    sppfr  space-partitioned PFR (coding.partition): J = 2^(KL - slack) bins of equal prior mass,
+    sppfr  space-partitioned PFR (coding.partition): J = 2^(KL - SP_SLACK) bins of equal prior mass,
          the bin in log2 J bits and the arrival within it in the exp-Golomb code of the best order;
          unbounded and exact, its search visits only the bins near q
 
@@ -34,6 +34,7 @@ from nncompress.coding.search import prepare_fused, search_block
 from nncompress.core import divergence
 
 LI_EL_GAMAL_LOG2K = 1 + math.log2(math.e) / math.e  # E[log2 K] - KL <= this
+SP_SLACK = 2  # sppfr: J = 2^(KL - this) bins, so that a bin holds ~2^this of PFR's arrivals near q
 CODERS = ("mrc", "orc", "pfr", "sppfr")
 
 
@@ -54,13 +55,13 @@ def posterior(kl_bits: float, dim: int, rho: float = 0.1):
 
 
 def coded(coder: str, kl_bits: int, dim: int, blocks: int, seed: int = 0, pfr_extra: int = 2,
-          fused: bool = False, sp_slack: int = 2) -> dict:
+          fused: bool = False) -> dict:
     """One coder's indices, samples (B x d, float64) and seconds per block on these blocks.
     fused: pass 1 by the compiled kernel (the same indices; KL >= 16 bits is hours eager), its build
     timed apart from the blocks. sppfr: indices are (bin, arrival), log2n the partition bits."""
     mu, sigma, rho = posterior(kl_bits, dim)
     if coder == "sppfr":
-        return _coded_partitioned(mu, sigma, rho, max(0, kl_bits - sp_slack), blocks, seed)
+        return _coded_partitioned(mu, sigma, rho, max(0, kl_bits - SP_SLACK), blocks, seed)
     log2n = kl_bits + (pfr_extra if coder == "pfr" else 0)
     chunk = 1 << (16 if fused or coder == "mrc" else 14)  # memory only: the indices do not depend on it
     if fused:
@@ -102,13 +103,13 @@ def row(coder: str, kl_bits: int, dim: int, blocks: int, seed: int = 0, pfr_extr
         bits = c["log2n"] + sum(expgolomb.code_length(n, order) for n in arrivals) / blocks
         bound = pfr_code_bound(kl_bits)
         log2k = c["log2n"] + np.log2(np.array(arrivals) + 1.0)  # log2(J (n + 1)): PFR's log2 K, bin by bin
-    elif coder == "pfr":
-        order = expgolomb.best_order(idx, c["log2n"])
-        bits, bound = sum(expgolomb.code_length(k, order) for k in idx) / blocks, pfr_code_bound(kl_bits)
     else:
-        bits = bound = float(kl_bits)
-    if coder != "sppfr":
         log2k = np.log2(np.array(idx) + 1.0)
+        if coder == "pfr":
+            order = expgolomb.best_order(idx, c["log2n"])
+            bits, bound = sum(expgolomb.code_length(k, order) for k in idx) / blocks, pfr_code_bound(kl_bits)
+        else:
+            bits = bound = float(kl_bits)
     out = {"coder": coder, "kl_bits": kl_bits, "dim": dim, "blocks": blocks, "candidates_log2": c["log2n"],
            "bits": bits, "bits_bound": bound, "mean_log2_K": float(np.mean(log2k)),
            "log2_K_bound": kl_bits + LI_EL_GAMAL_LOG2K, "seconds_per_block": c["seconds_per_block"]}

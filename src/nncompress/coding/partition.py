@@ -127,6 +127,12 @@ class _Ranking:
         self.peak = mu * rho * rho / (rho * rho - sigma * sigma)
         p = 0.5 * math.erfc(-self.peak / (rho * math.sqrt(2)))
         top = min(self.n - 1, max(0, int(p * self.n)))
+        # erfc and the edges' ndtri may round the peak into a neighbour: move to the true maximum, on
+        # which the outward order (and so the search's stopping rule) rests
+        while top + 1 < self.n and self._bound(top + 1) > self._bound(top):
+            top += 1
+        while top > 0 and self._bound(top - 1) > self._bound(top):
+            top -= 1
         self.order = [(self._bound(top), top)]
         self.left, self.right = top - 1, top + 1
 
@@ -165,6 +171,8 @@ def search_block(seed: int, block: int, mu, sigma, rho, partition_bits: int, chu
                  max_points: int = 1 << 30) -> PartitionedResult:
     """(c, n) of the block's PFR point (module docstring). mu, sigma, rho: 1-D tensors, sigma < rho."""
     mu, sigma, rho = (torch.as_tensor(t, dtype=torch.float64).flatten() for t in (mu, sigma, rho))
+    if not len(mu) == len(sigma) == len(rho):
+        raise ValueError(f"mu, sigma and rho must have one value a dimension, got {len(mu)}, {len(sigma)}, {len(rho)}")
     if not bool(torch.all(sigma < rho)) or not bool(torch.all(sigma > 0)):
         raise ValueError("space-partitioned PFR needs 0 < sigma < rho in every dimension (L's peak is then finite)")
     bits = bits_per_dim(len(mu), partition_bits)
