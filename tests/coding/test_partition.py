@@ -14,9 +14,9 @@ from nncompress.coding.gaussian_coders import LI_EL_GAMAL_LOG2K, posterior
 
 def _exhaustive(seed, block, mu, sigma, rho, bits, n):
     """argmax over every bin and its first n arrivals of L - ln G: (bin, arrival)."""
-    per_dim = P.bits_per_dim(len(mu), bits)
+    per_dim = P.allocation(len(mu), bits)
     best = (-math.inf, None)
-    for c in range(1 << bits):
+    for c in range(1 << sum(per_dim)):
         g = torch.cumsum(P._arrival_increments(seed, block, c, 0, n), 0)
         s = P.log_ratio(P.points(seed, block, c, 0, n, rho, per_dim), mu, sigma, rho) - torch.log(g)
         k = int(torch.argmax(s))
@@ -25,13 +25,16 @@ def _exhaustive(seed, block, mu, sigma, rho, bits, n):
     return best[1]
 
 
-@pytest.mark.parametrize("dim,bits", [(1, 3), (2, 3), (3, 2)])
+@pytest.mark.parametrize("dim,bits", [(1, 3), (2, 3), (3, 2), (3, [0, 3, 1])])
 def test_search_is_the_exhaustive_argmax(dim, bits):
+    """B bits spread evenly, or an allocation of its own to each dimension (one with none)."""
     mu, sigma, rho = posterior(4.0, dim)
+    if not isinstance(bits, int):  # dimensions of unequal KL, the allocation favouring the narrow one
+        sigma = sigma * torch.tensor([1.6, 0.5, 1.0], dtype=torch.float64)
     for block in range(6):
         r = P.search_block(7, block, mu, sigma, rho, bits)
         assert (r.bin, r.arrival) == _exhaustive(7, block, mu, sigma, rho, bits, 1 << 12)
-        assert r.searched < (1 << bits) * (1 << 12)
+        assert r.searched < (1 << sum(P.allocation(dim, bits))) * (1 << 12)
 
 
 def test_decoder_rebuilds_the_point_and_its_log_ratio():
@@ -90,6 +93,10 @@ def test_quantiles_are_symmetric_and_bad_arguments_refused():
         P.search_block(0, 0, mu, sigma, rho, 61)
     with pytest.raises(ValueError, match="exceed 29 a dimension"):
         P.bits_per_dim(2, 59)
+    assert P.allocation(3, [0, 3, 1]) == [0, 3, 1] and P.allocation(3, 4) == [2, 1, 1]
+    for bad in ([1, 2], [-1, 1, 1], [30, 0, 0], [29, 29, 29]):
+        with pytest.raises(ValueError, match="an allocation needs 3 values"):
+            P.allocation(3, bad)
     with pytest.raises(ValueError, match="one value a dimension, got 2, 2, 1"):
         P.search_block(0, 0, mu.repeat(2), sigma.repeat(2), rho, 2)
 
@@ -119,3 +126,40 @@ def test_benchmark_runs_the_chosen_coders(tmp_path, capsys):
     assert [(r["coder"], r["dim"]) for r in rows] == [("sppfr", 1), ("pfr", 1), ("sppfr", 2), ("pfr", 2)]
     assert all(r["candidates_log2"] == 2 for r in rows if r["coder"] == "sppfr")  # J = 2^(KL - SP_SLACK)
     assert "sppfr" in capsys.readouterr().out
+
+
+def test_d_inf_is_the_sup_of_the_log_ratio_on_a_grid():
+    from nncompress.bench.sp_blocks import d_inf_bits
+
+    mu, sigma, rho = (torch.tensor(v, dtype=torch.float64) for v in ([0.03, -0.1, 0.0], [0.05, 0.02, 0.09], [0.1] * 3))
+    x = torch.linspace(-2, 2, 400_001, dtype=torch.float64)[:, None]
+    grid = (torch.log(rho / sigma) - (x - mu) ** 2 / (2 * sigma**2) + x**2 / (2 * rho**2)).max(0).values / math.log(2)
+    assert torch.allclose(d_inf_bits(mu, sigma, rho), grid, atol=1e-6)
+    assert float(d_inf_bits(mu[:1], rho[:1], rho[:1])[0]) == math.inf  # sigma = rho: q / p unbounded
+
+
+def test_sp_blocks_reads_a_run_and_reports_where_the_search_ends(tmp_path, capsys):
+    """`python -m nncompress.bench.sp_blocks RUN`: KL and D_inf per block from model.mrc + posterior.npz;
+    a block of little KL ends within the cap, one whose D_inf is far above it does not."""
+    from nncompress.bench.sp_blocks import greedy_allocation, main
+    from nncompress.coding.codec import get_codec, write_file
+    from nncompress.coding.mrc import MRCPayload
+    from nncompress.core.blocks import BlockPartition
+    from nncompress.models.coded import CodedNetwork
+    from nncompress.models.spec import ArchSpec
+
+    assert greedy_allocation([3.2, 0.1, 1.4], 4) == [3, 0, 1]
+    spec = ArchSpec("lenet300_100", {"fc1": 64, "fc2": 64, "fc3": 8}, 1, 10, 8, 3)
+    net = CodedNetwork(spec)
+    rho_layer = torch.full((net.n_layers,), 0.1)
+    part = BlockPartition(net.n_coded, 4, 7)
+    write_file(tmp_path / "model.mrc", get_codec("mrc"), MRCPayload(spec, 7, 4, 8, rho_layer, [0] * part.n_blocks), 1)
+    rho = rho_layer[net.layer_of].double()
+    mu, sigma = torch.full_like(rho, 0.02), rho * 0.95  # ~0.05 bits a weight
+    sigma[part.members(1)] = 0.004  # block 1: KL ~16 bits, D_inf ~19
+    np.savez(tmp_path / "posterior.npz", mu=mu.numpy(), log_sigma=sigma.log().numpy())
+    main([str(tmp_path), "--blocks", "0", "1", "--cap", "14"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{part.n_blocks} blocks of 4: ")
+    assert "block 0: " in out[1] and "ended after" in out[1]
+    assert "block 1: " in out[2] and "passed 2^14 points" in out[2]

@@ -4,9 +4,10 @@ partitioning"), for a diagonal Gaussian block q = N(mu, sigma^2) under p = N(0, 
 
 The partition: dimension i is cut into J_i = 2^b_i intervals of equal prior mass (interval j holds
 the prior quantiles j / J_i .. (j + 1) / J_i), B = sum b_i partition bits in all (`bits_per_dim`
-spreads them), J = 2^B bins, each of prior mass 1 / J. Every bin c has its own unit-rate Poisson
-process of points drawn from p restricted to c, shared by encoder and decoder through the portable
-generator (`core.generator`, stream STREAM_PARTITION, key (block, c)):
+spreads them evenly, or `allocation` takes each b_i), J = 2^B bins, each of prior mass 1 / J.
+Every bin c has its own unit-rate Poisson process of points drawn from p restricted to c, shared
+by encoder and decoder through the portable generator (`core.generator`, stream STREAM_PARTITION,
+key (block, c)):
 
     G_c,n = X_0 + ... + X_n,  X_t = -ln u(word(K_c, 2t))              arrival n of bin c
     x_c,n,i = rho Phi^-1((j_i + v_i) / J_i),  v_i = u(word(K_c, 2 (n D + i) + 1))   its point
@@ -167,15 +168,27 @@ class _Ranking:
         return self.n
 
 
-def search_block(seed: int, block: int, mu, sigma, rho, partition_bits: int, chunk: int = 256,
+def allocation(dim: int, partition_bits) -> list:
+    """Per-dimension partition bits: `bits_per_dim` of a total, or a given list (checked)."""
+    if isinstance(partition_bits, int):
+        return bits_per_dim(dim, partition_bits)
+    bits = [int(b) for b in partition_bits]
+    if len(bits) != dim or not all(0 <= b <= MAX_DIM_BITS for b in bits) or sum(bits) > MAX_BITS:
+        raise ValueError(f"an allocation needs {dim} values in 0..{MAX_DIM_BITS} summing to at most {MAX_BITS}, "
+                         f"got {bits}")
+    return bits
+
+
+def search_block(seed: int, block: int, mu, sigma, rho, partition_bits, chunk: int = 256,
                  max_points: int = 1 << 30) -> PartitionedResult:
-    """(c, n) of the block's PFR point (module docstring). mu, sigma, rho: 1-D tensors, sigma < rho."""
+    """(c, n) of the block's PFR point (module docstring). mu, sigma, rho: 1-D tensors, sigma < rho;
+    partition_bits: B, spread by `bits_per_dim`, or each dimension's b_i."""
     mu, sigma, rho = (torch.as_tensor(t, dtype=torch.float64).flatten() for t in (mu, sigma, rho))
     if not len(mu) == len(sigma) == len(rho):
         raise ValueError(f"mu, sigma and rho must have one value a dimension, got {len(mu)}, {len(sigma)}, {len(rho)}")
     if not bool(torch.all(sigma < rho)) or not bool(torch.all(sigma > 0)):
         raise ValueError("space-partitioned PFR needs 0 < sigma < rho in every dimension (L's peak is then finite)")
-    bits = bits_per_dim(len(mu), partition_bits)
+    bits = allocation(len(mu), partition_bits)
     ranks = [_Ranking(float(m), float(s), float(r), b) for m, s, r, b in zip(mu, sigma, rho, bits)]
     start = tuple(0 for _ in bits)
     heap, seen = [(-sum(r[0][0] for r in ranks), start)], {start}
