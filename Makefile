@@ -39,8 +39,7 @@ setup: $(VENV)/.installed  ## create .venv and install torch + the project
 # with 3 (coding the same trained posterior: 1.74 % after coding with 1 step, 1.56 % with 2, 1.42 %
 # with 3; experiments/README.md, Table 1).
 run: setup  ## quick end-to-end demo: Mean-KL on MNIST, code into model.mrc, decode it again
-	$(PY) run.py method=meankl block=30 scale=quick coding.finetune_steps=1 hydra.run.dir=outputs/demo/meankl_b30 \
-	    trainer.progress_bar=false
+	$(PY) run.py method=meankl block=30 scale=quick coding.finetune_steps=1 hydra.run.dir=outputs/demo/meankl_b30
 	$(PY) run.py task=decode file=outputs/demo/meankl_b30/model.mrc hydra.run.dir=outputs/demo/decode
 	@$(PY) -c "import json; r = json.load(open('outputs/demo/meankl_b30/results.json')); \
 	print(f\"test error {r['test_error_uncompressed']:.2f} % before coding, {r['test_error_compressed']:.2f} % after; \

@@ -134,10 +134,13 @@ def build_trainer(cfg: DictConfig, run_dir: Path, loggers, has_val: bool, callba
     checkpoint = ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, save_top_k=0,
                                  every_n_train_steps=int(t.checkpoint_every_n_steps))
     from nncompress.tasks.ddp import ShardedBatches, strategy_kwargs
+    from nncompress.tasks.progress import StepProgressBar
+
+    bar = [StepProgressBar()] if t.progress_bar else []  # counts steps, not Lightning's per-epoch batches
 
     return L.Trainer(
         max_steps=int(cfg.method.train_steps), accelerator=t.accelerator, **strategy_kwargs(t),
-        logger=loggers, callbacks=[checkpoint, ShardedBatches(), *callbacks],
+        logger=loggers, callbacks=[checkpoint, ShardedBatches(), *bar, *callbacks],
         log_every_n_steps=int(t.log_every_n_steps),
         check_val_every_n_epoch=None, val_check_interval=int(t.val_check_interval) if has_val else None,
         limit_val_batches=None if has_val else 0, num_sanity_val_steps=0,
