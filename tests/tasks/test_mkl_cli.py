@@ -106,4 +106,8 @@ def test_paused_coding_resumes_to_the_identical_file(coded_run, real_data_dir, t
     second = run_main(args, real_data_dir)
     assert second.returncode == 0, second.stderr[-3000:]
     assert (tmp_path / "model.mrc").read_bytes() == (out / "model.mrc").read_bytes()
+    # the resumed process evaluates the trained state before coding too, not a freshly built module
+    resumed = json.loads((tmp_path / "results.json").read_text())
+    assert resumed["test_error_uncompressed"] == r["test_error_uncompressed"]
+    assert resumed["test_error_compressed"] == r["test_error_compressed"]
     assert not (tmp_path / "paused.json").exists()  # finished: results.json alone describes it

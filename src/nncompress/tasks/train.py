@@ -74,6 +74,12 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
     if rank_zero_only.rank == 0:  # (trainer=ddp: the other ranks run this function too)
         keep_csv_rows(loggers, run_dir, before=math.inf if exporting or family.fit_started(ctx) else resume_step)
     module = family.build(cfg, ctx)
+    if exporting and family.trains and last.exists():
+        # The trained state the first process evaluated and began coding: this process does not fit
+        # (the coding state restores the module for the encoder), so load it for the evaluation before coding.
+        import torch
+
+        module.load_state_dict(torch.load(last, map_location="cpu", weights_only=False)["state_dict"])
     record = {"task": "train", "method": cfg.method.name, "model": cfg.model.name, "arch": cfg.model.arch,
               "dataset": cfg.dataset.name, "seed": int(cfg.seed), "train_steps": int(cfg.method.train_steps),
               "scale": cfg.scale.name, "n_params": network.n_params, "n_coded_params": network.n_coded}
