@@ -50,8 +50,10 @@ run: setup  ## quick end-to-end demo: Mean-KL on MNIST, code into model.mrc, dec
 # Files start longest first (tests/durations.json; xdist keeps that order with --no-loadscope-reorder).
 WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))")
 XDIST   := -n $(WORKERS) --dist loadfile --no-loadscope-reorder
+# --write-durations=PATH with '=': given apart, an existing PATH is taken for a test path and pytest
+# starts from it instead of tests/, whose conftest defines the option (a second make test failed).
 test: setup  ## the test suite (includes the slow end-to-end tests; CI runs this)
-	$(PY) -m pytest -q $(XDIST) --durations=15 --write-durations .test-durations.json
+	$(PY) -m pytest -q $(XDIST) --durations=15 --write-durations=.test-durations.json
 
 test-durations: test  ## the test suite, then its files' seconds become tests/durations.json (the order make test runs them in)
 	cp .test-durations.json tests/durations.json

@@ -163,3 +163,18 @@ def test_sp_blocks_reads_a_run_and_reports_where_the_search_ends(tmp_path, capsy
     assert out[0].startswith(f"{part.n_blocks} blocks of 4: ")
     assert "block 0: " in out[1] and "ended after" in out[1]
     assert "block 1: " in out[2] and "passed 2^14 points" in out[2]
+    # the per-block sums are the members' sums (BlockPartition.block_sum)
+    assert f"D_inf {float(d_inf_bits_of(mu, sigma, rho, part.members(1))):.2f} bits" in out[2]
+    with pytest.raises(SystemExit, match=f"block {part.n_blocks} is outside 0..{part.n_blocks - 1}"):
+        main([str(tmp_path), "--blocks", str(part.n_blocks)])
+    (tmp_path / "posterior.npz").unlink()
+    with pytest.raises(SystemExit, match="has no posterior.npz: give the run dir of an mkl run"):
+        main([str(tmp_path), "--blocks", "0"])
+    with pytest.raises(ValueError, match="61 partition bits exceed 29 a dimension over 2"):
+        greedy_allocation([1.0, 2.0], 61)
+
+
+def d_inf_bits_of(mu, sigma, rho, members):
+    from nncompress.bench.sp_blocks import d_inf_bits
+
+    return d_inf_bits(mu[members], sigma[members], rho[members]).sum()

@@ -40,6 +40,8 @@ def d_inf_bits(mu: torch.Tensor, sigma: torch.Tensor, rho: torch.Tensor) -> torc
 
 def greedy_allocation(kl_bits, total: int) -> list:
     """`total` partition bits one at a time to the dimension whose KL most exceeds its bits so far."""
+    if total > partition.MAX_DIM_BITS * len(kl_bits):
+        raise ValueError(f"{total} partition bits exceed {partition.MAX_DIM_BITS} a dimension over {len(kl_bits)}")
     bits = [0] * len(kl_bits)
     for _ in range(total):
         i = max((i for i in range(len(bits)) if bits[i] < partition.MAX_DIM_BITS), key=lambda i: kl_bits[i] - bits[i])
@@ -49,7 +51,11 @@ def greedy_allocation(kl_bits, total: int) -> list:
 
 def load_blocks(run_dir: Path):
     """(seed, BlockPartition, mu, sigma, rho per coded variable) of an mkl run coded into model.mrc."""
-    kind, raw = read_container(run_dir / "model.mrc")
+    missing = [name for name in ("model.mrc", "posterior.npz") if not (run_dir / name).is_file()]
+    if missing:
+        raise SystemExit(f"error: {run_dir} has no {' or '.join(missing)}: give the run dir of an mkl run "
+                         f"coded with coding=mrc (e.g. outputs/demo/meankl_b30 after make run)")
+    _, raw = read_container(run_dir / "model.mrc")
     payload = MRCPayload.from_bytes(raw)
     network = CodedNetwork(payload.spec)
     post = np.load(run_dir / "posterior.npz")
@@ -69,12 +75,13 @@ def main(argv=None):
     seed, part, mu, sigma, rho = load_blocks(args.run_dir)
     kl = gaussian_kl(mu, sigma, rho) / LN2
     dinf = d_inf_bits(mu, sigma, rho)
-    block_kl = torch.stack([kl[part.members(b)].sum() for b in range(part.n_blocks)])
-    block_dinf = torch.stack([dinf[part.members(b)].sum() for b in range(part.n_blocks)])
+    block_kl, block_dinf = part.block_sum(kl), part.block_sum(dinf)
     print(f"{part.n_blocks} blocks of {part.block_size}: KL {block_kl.mean():.2f} bits a block on average, "
           f"D_inf {block_dinf.mean():.2f} ({block_dinf.min():.2f} to {block_dinf.max():.2f}); "
           f"sigma / rho at most {float((sigma / rho).max()):.3f}")
     for b in args.blocks:
+        if not 0 <= b < part.n_blocks:
+            raise SystemExit(f"error: block {b} is outside 0..{part.n_blocks - 1}")
         m = part.members(b)
         total = args.bits if args.bits is not None else max(0, round(float(block_kl[b])) - 2)
         bits = greedy_allocation(kl[m].tolist(), total)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
@@ -77,8 +78,6 @@ def train(cfg: DictConfig, run_dir: Path, dm=None, spec=None, code: bool = True)
     if exporting and family.trains and last.exists():
         # The trained state the first process evaluated and began coding: this process does not fit
         # (the coding state restores the module for the encoder), so load it for the evaluation before coding.
-        import torch
-
         module.load_state_dict(torch.load(last, map_location="cpu", weights_only=False)["state_dict"])
     record = {"task": "train", "method": cfg.method.name, "model": cfg.model.name, "arch": cfg.model.arch,
               "dataset": cfg.dataset.name, "seed": int(cfg.seed), "train_steps": int(cfg.method.train_steps),
